@@ -1,0 +1,220 @@
+"""The exception tree of digipix_async.
+
+::
+
+    DigipixError
+    ├── APIConnectionError            the server could not be reached or the connection broke
+    │   └── APITimeoutError           connect, read or the call's overall deadline ran out
+    ├── APIStatusError                the server answered with a status other than 200/201
+    │   ├── BadRequestError           400
+    │   ├── AuthenticationError       401, or the token endpoint refused the credentials
+    │   ├── PermissionDeniedError     403, or a scope the client did not request
+    │   ├── NotFoundError             404
+    │   ├── ConflictError             409
+    │   ├── UnprocessableEntityError  422
+    │   ├── RateLimitError            429
+    │   └── InternalServerError       5xx
+    ├── APIResponseValidationError    a 2xx body that is not the JSON the model expects
+    ├── OrderOutcomeUnknownError      a create-order that may or may not have reached the server
+    └── ValidationError (ValueError)  bad input, raised before anything is sent
+
+Every error pickles (so it can cross a process pool) and never holds a request
+header, so the Authorization header cannot leak through ``repr`` or a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "DigipixError",
+    "InternalServerError",
+    "NotFoundError",
+    "OrderOutcomeUnknownError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "UnprocessableEntityError",
+    "ValidationError",
+    "status_error_class",
+]
+
+
+def _restore(cls: type[DigipixError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+class DigipixError(Exception):
+    """Base class of every error this SDK raises on purpose."""
+
+    attempts: int = 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors defeat Exception's default pickling; rebuild from state.
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+class APIConnectionError(DigipixError):
+    """The request failed below HTTP: refused, reset, or closed before an answer.
+
+    ``request_sent`` is False only when the connection provably never carried the
+    request (the connect step itself failed).
+    """
+
+    def __init__(self, message: str, *, request_sent: bool = True, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
+        self.attempts = attempts
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect or read timeout, or the call's overall deadline, ran out."""
+
+
+class APIStatusError(DigipixError):
+    """The server answered with an error status.
+
+    ``body`` is the parsed JSON (or the text when it is not JSON), ``description``
+    the server's own words about the error, ``headers`` the response headers.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        *,
+        status: int,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        method: str = "",
+        path: str = "",
+        attempts: int = 1,
+    ) -> None:
+        where = f" ({method} {path})" if method else ""
+        super().__init__(f"{status}{where}: {description}")
+        self.status = status
+        self.description = description
+        self.body = body
+        self.headers: Mapping[str, str] = dict(headers) if headers is not None else {}
+        self.method = method
+        self.path = path
+        self.attempts = attempts
+
+
+class BadRequestError(APIStatusError):
+    """400: the server rejected the request's content."""
+
+
+class AuthenticationError(APIStatusError):
+    """401, or the token endpoint refused the credentials.
+
+    ``error_code`` is the OAuth2 ``error`` field (``invalid_client``...) when the
+    token endpoint gave one.
+    """
+
+    def __init__(self, description: str, *, error_code: str | None = None, **kwargs: Any) -> None:
+        super().__init__(description, **kwargs)
+        self.error_code = error_code
+
+
+class PermissionDeniedError(APIStatusError):
+    """403, or a call needing a scope this client did not request (``scope`` names it).
+
+    The client-side form sends nothing: ``attempts`` is 0.
+    """
+
+    def __init__(self, description: str, *, scope: str | None = None, **kwargs: Any) -> None:
+        super().__init__(description, **kwargs)
+        self.scope = scope
+
+
+class NotFoundError(APIStatusError):
+    """404: no such order or product."""
+
+
+class ConflictError(APIStatusError):
+    """409: the order is in a state that forbids the change."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well formed but its values were refused."""
+
+
+class RateLimitError(APIStatusError):
+    """429 after the retries, or a ``Retry-After`` longer than the client will wait.
+
+    ``retry_after`` is the server's wait in seconds, when it sent one.
+    """
+
+    def __init__(self, description: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(description, **kwargs)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed."""
+
+
+class APIResponseValidationError(DigipixError):
+    """A 2xx answer whose body is not the JSON the model expects."""
+
+    def __init__(self, message: str, *, status: int, body: Any = None, path: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+        self.path = path
+
+
+class OrderOutcomeUnknownError(DigipixError):
+    """A create-order failed in a way that does not tell whether the order exists.
+
+    The request may have reached the server, so it is not retried: retrying could
+    print the order twice. Check the order in the Digipix dashboard (search by
+    ``partner_order_id``) before placing it again. ``cause`` is the failure.
+    """
+
+    def __init__(self, *, partner_order_id: str | None, cause: DigipixError) -> None:
+        label = repr(partner_order_id) if partner_order_id is not None else "without partner id"
+        super().__init__(
+            f"order {label}: outcome unknown, the request may have been processed "
+            f"({type(cause).__name__}: {cause}); check before creating it again"
+        )
+        self.partner_order_id = partner_order_id
+        self.cause = cause
+        self.attempts = cause.attempts
+
+
+class ValidationError(DigipixError, ValueError):
+    """Bad input, found before anything was sent; ``field`` names the culprit."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """Return the exception class for an HTTP error status."""
+    if status >= 500:
+        return InternalServerError
+    return _STATUS_ERRORS.get(status, APIStatusError)
