@@ -34,7 +34,8 @@ class Request:
     method: str
     path: str
     scope: str | None
-    json: Any = None
+    # Kept out of repr: the token request's body holds the client secret.
+    json: Any = attrs.field(default=None, repr=False)
     retry: RetrySafety = RetrySafety.IDEMPOTENT
     creates_order: bool = False
     partner_order_id: str | None = None
