@@ -85,7 +85,8 @@ class APIStatusError(DigipixError):
     """The server answered with an error status.
 
     ``body`` is the parsed JSON (or the text when it is not JSON), ``description``
-    the server's own words about the error, ``headers`` the response headers.
+    the server's own words about the error, ``headers`` the response headers and
+    ``retry_after`` the seconds its ``Retry-After`` header asked for, if any.
     """
 
     def __init__(
@@ -98,6 +99,7 @@ class APIStatusError(DigipixError):
         method: str = "",
         path: str = "",
         attempts: int = 1,
+        retry_after: float | None = None,
     ) -> None:
         where = f" ({method} {path})" if method else ""
         super().__init__(f"{status}{where}: {description}")
@@ -108,6 +110,7 @@ class APIStatusError(DigipixError):
         self.method = method
         self.path = path
         self.attempts = attempts
+        self.retry_after = retry_after
 
 
 class BadRequestError(APIStatusError):
@@ -154,10 +157,6 @@ class RateLimitError(APIStatusError):
 
     ``retry_after`` is the server's wait in seconds, when it sent one.
     """
-
-    def __init__(self, description: str, *, retry_after: float | None = None, **kwargs: Any):
-        super().__init__(description, **kwargs)
-        self.retry_after = retry_after
 
 
 class InternalServerError(APIStatusError):

@@ -1,0 +1,155 @@
+"""Deciphering responses without I/O: success or error, Retry-After, redaction.
+
+Nothing here imports aiohttp: the transport hands over a `Response` value and
+everything that follows (which exception, what it says, how long to wait) can be
+tested with plain values.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from digipix_async._errors import (
+    APIStatusError,
+    AuthenticationError,
+    status_error_class,
+)
+from digipix_async._request import Request
+
+__all__ = [
+    "TOKEN_PATH",
+    "Response",
+    "error_from_response",
+    "is_success",
+    "parse_retry_after",
+    "redact",
+]
+
+TOKEN_PATH = "/v1/oauth/token"  # noqa: S105 - a path, not a password
+
+# Descriptions are for humans; a proxy's 50 kB HTML error page is not.
+_MAX_DESCRIPTION = 500
+_REDACTED = "[redacted]"
+
+
+@attrs.frozen
+class Response:
+    """What came back for one attempt: status, headers (case-insensitive) and raw body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def is_success(status: int) -> bool:
+    """Tell whether a status carries data ("200 and 201 are positive", reference intro)."""
+    return status == 200 or status == 201
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Return the seconds a ``Retry-After`` header asks for (RFC 9110 10.2.3).
+
+    Both forms are read: delay-seconds (``"120"``) and an HTTP date. A date in the
+    past means "now" (0.0); anything unreadable is ignored (None), since a broken
+    header must not turn a retryable answer into a crash.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delay = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(delay, 0.0)
+
+
+def redact(value: Any, secrets: Iterable[str]) -> Any:
+    """Return ``value`` with every secret string replaced, however deeply nested.
+
+    A server that echoes the request (some do, in errors) must not carry the
+    client secret or a token into an exception text or a log line.
+    """
+    secrets = [secret for secret in secrets if secret]
+    if not secrets:
+        return value
+    return _redact(value, secrets)
+
+
+def _redact(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, _REDACTED)
+        return value
+    if isinstance(value, Mapping):
+        return {_redact(key, secrets): _redact(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(item, secrets) for item in value]
+    return value
+
+
+def _parse_error_body(body: bytes) -> Any:
+    """Return the error body as JSON values, or as text when it is not JSON."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _describe(parsed: Any, status: int) -> str:
+    """Return the server's own words for an error, whatever shape it chose."""
+    if isinstance(parsed, Mapping):
+        for key in ("error_description", "message", "detail", "error", "title"):
+            found = parsed.get(key)
+            if isinstance(found, str) and found.strip():
+                return found.strip()[:_MAX_DESCRIPTION]
+        if parsed:
+            return json.dumps(parsed, ensure_ascii=False)[:_MAX_DESCRIPTION]
+    elif isinstance(parsed, str) and parsed.strip():
+        return parsed.strip()[:_MAX_DESCRIPTION]
+    return f"HTTP {status} with no description"
+
+
+def error_from_response(
+    request: Request,
+    response: Response,
+    *,
+    attempts: int,
+    secrets: Iterable[str] = (),
+) -> APIStatusError:
+    """Build the exception for a non-success response (status -> class in one table).
+
+    The token endpoint's refusals (any 4xx but 429) become `AuthenticationError`
+    with the OAuth2 ``error`` code, whatever status the server chose for them.
+    """
+    secrets = list(secrets)
+    parsed = redact(_parse_error_body(response.body), secrets)
+    description = _describe(parsed, response.status)
+    common: dict[str, Any] = {
+        "status": response.status,
+        "body": parsed,
+        "headers": response.headers,
+        "method": request.method,
+        "path": request.path,
+        "attempts": attempts,
+        "retry_after": parse_retry_after(response.headers.get("Retry-After")),
+    }
+    if request.path == TOKEN_PATH and 400 <= response.status < 500 and response.status != 429:
+        code = parsed.get("error") if isinstance(parsed, Mapping) else None
+        return AuthenticationError(
+            f"token request refused: {description}",
+            error_code=code if isinstance(code, str) else None,
+            **common,
+        )
+    return status_error_class(response.status)(description, **common)
