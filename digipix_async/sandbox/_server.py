@@ -1,0 +1,225 @@
+"""`SandboxServer`: the sandbox application on a loopback socket, plus its test controls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+from digipix_async.sandbox._app import OAUTH_ROUTE, RequestLog, build_app
+from digipix_async.sandbox._auth import TokenAuthority
+from digipix_async.sandbox._clock import SandboxClock
+from digipix_async.sandbox._faults import Faults
+from digipix_async.sandbox._notify import NotificationRecord, Notifier
+from digipix_async.sandbox._state import SandboxState, notification_payload
+from digipix_async.sandbox._wire import Body
+
+__all__ = ["SandboxServer"]
+
+_log = logging.getLogger("digipix_async.sandbox")
+
+
+class SandboxServer:
+    """Run a stateful, Digipix-compatible HTTP server for development and tests.
+
+    ``async with SandboxServer() as sandbox:`` binds 127.0.0.1 on a free port; point a
+    client at ``sandbox.base_url`` with ``sandbox.client_id`` / ``sandbox.client_secret``.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        token_lifetime: float = 3600,
+        auto_advance: float | None = None,
+        collect: bool = False,
+        partner_name: str = "Sandbox Partner",
+        notify_max_tries: int = 5,
+        notify_base_delay: float = 0.05,
+        notify_max_delay: float = 2.0,
+        notify_timeout: float = 5.0,
+        seed: int | None = None,
+        client_max_size: int = 1024**2,
+        access_log: bool = False,
+    ) -> None:
+        if auto_advance is not None and auto_advance <= 0:
+            raise ValueError("auto_advance must be a positive number of seconds")
+        self.host = host
+        self.port = port
+        self.client_id = client_id or f"sandbox-{secrets.token_hex(6)}"
+        self.client_secret = client_secret or secrets.token_urlsafe(24)
+        self.auto_advance = auto_advance
+        self.clock = SandboxClock()
+        self.faults = Faults(seed)
+        self.state = SandboxState(
+            clock=self.clock, collect=collect, partner_name=partner_name, on_status=self._changed
+        )
+        self._authority = TokenAuthority(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            clock=self.clock,
+            lifetime=token_lifetime,
+        )
+        self._notifier = Notifier(
+            max_tries=notify_max_tries,
+            base_delay=notify_base_delay,
+            max_delay=notify_max_delay,
+            timeout=notify_timeout,
+        )
+        self._log = RequestLog()
+        self._client_max_size = client_max_size
+        self._access_log = access_log
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+        self._auto_task: asyncio.Task[None] | None = None
+        self._changed_at: dict[str, float] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        # Never the secret: reprs end up in logs and test reports.
+        return f"<SandboxServer {self._base_url or 'not started'} client_id={self.client_id!r}>"
+
+    # -- life --------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """Return the server root, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
+        if self._base_url is None:
+            raise RuntimeError("the sandbox is not started; use `async with` or start()")
+        return self._base_url
+
+    async def start(self) -> None:
+        """Bind the socket and start serving (and auto-advancing, if asked)."""
+        if self._runner is not None or self._closed:
+            raise RuntimeError("a SandboxServer starts once")
+        app = build_app(
+            authority=self._authority,
+            state=self.state,
+            faults=self.faults,
+            log=self._log,
+            client_max_size=self._client_max_size,
+        )
+        kwargs: dict[str, Any] = {} if self._access_log else {"access_log": None}
+        # A short shutdown: close() must not wait out a latency fault still sleeping.
+        runner = web.AppRunner(app, shutdown_timeout=0.5, **kwargs)
+        await runner.setup()
+        self._runner = runner
+        try:
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+        except BaseException:
+            await self.close()
+            raise
+        self.port = int(runner.addresses[0][1])
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self._base_url = f"http://{host}:{self.port}"
+        if self.auto_advance is not None:
+            self._auto_task = asyncio.create_task(self._auto_advance(self.auto_advance))
+
+    async def close(self) -> None:
+        """Stop serving, cancel outstanding notifications, release every socket."""
+        self._closed = True
+        if self._auto_task is not None:
+            self._auto_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._auto_task
+            self._auto_task = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self._notifier.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- orders ------------------------------------------------------------------------------
+
+    def _changed(self, order: Body) -> None:
+        """React to a status change: remember when, and notify the partner."""
+        self._changed_at[order["id"]] = asyncio.get_running_loop().time()
+        url = order.get("statusNotificationUrl")
+        if url and not self._closed:
+            self._notifier.send(order["id"], url, notification_payload(order))
+
+    async def advance(self, order_id: str, to: Any = None) -> Body:
+        """Move an approved order one step (or up to `to`), notifying each step.
+
+        Raises ValueError for an unknown order or one that cannot advance (QUOTE,
+        CANCELED, DELIVERED, or `to` not ahead of its status).
+        """
+        return self.state.advance(order_id, to)
+
+    def order(self, order_id: str) -> Body:
+        """Return a copy of an order document (KeyError if unknown)."""
+        if order_id not in self.state.order_ids():
+            raise KeyError(order_id)
+        return self.state.get_order(order_id)
+
+    def creates_for(self, partner_order_id: str | None) -> int:
+        """Count orders created with this partnerOrderID."""
+        return self.state.creates_for(partner_order_id)
+
+    async def _auto_advance(self, every: float) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(every / 4, 0.5))
+            now = loop.time()
+            for order_id in self.state.in_progress():
+                # Orders created APPROVED were never "changed": start their timer now.
+                if now - self._changed_at.setdefault(order_id, now) >= every:
+                    try:
+                        self.state.advance(order_id)
+                    except Exception:  # never let the ticker die with an unretrieved error
+                        _log.exception("auto-advance of order %s failed", order_id)
+
+    # -- tokens, requests, notifications -----------------------------------------------------
+
+    def expire_tokens(self) -> int:
+        """Make every token issued so far invalid (next calls get 401); return how many."""
+        return self._authority.expire_all()
+
+    @property
+    def tokens_issued(self) -> int:
+        """Return how many tokens the sandbox granted."""
+        return self._authority.tokens_issued
+
+    @property
+    def token_requests(self) -> int:
+        """Return how many `POST /v1/oauth/token` requests arrived (faulted or refused too)."""
+        return self._log.count("POST", OAUTH_ROUTE)
+
+    def request_count(self, method: str, path: str) -> int:
+        """Return how many `method path` requests arrived, faulted ones included."""
+        return self._log.count(method, path)
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """Return (method, path) of every request received, in order."""
+        return list(self._log.entries)
+
+    @property
+    def notifications(self) -> list[NotificationRecord]:
+        """Return every notification queued so far, delivered or not, in queueing order."""
+        return list(self._notifier.records)
+
+    async def wait_notifications(self, timeout: float = 5.0) -> list[NotificationRecord]:  # noqa: ASYNC109 - a deadline reads best in tests
+        """Wait until every queued notification is delivered or given up on; return them."""
+        await self._notifier.wait(timeout)
+        return self.notifications
