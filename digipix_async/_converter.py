@@ -1,0 +1,412 @@
+"""The one place that knows the wire: names, money, dates, enums and unknown fields.
+
+Reading a response is ``structure(loads(body), Order)``; writing a body is
+``dumps(unstructure(model))``. Wire rules:
+
+- Names: camelCase from ``_WIRE_NAMES`` (one table, so a wrong wire name is a
+  one-line fix); a field not listed keeps its Python name (the notification's
+  ``tracking_items`` is snake_case on the wire).
+- Money: ``loads`` parses every JSON fraction as ``Decimal`` (never via float),
+  and ``dumps`` writes a Decimal as a JSON number with exactly its digits.
+- Numbers that are not money (weight, quantity...) come out as int, or float
+  when the server sends a fraction in a float field.
+- ``createdAt``: ISO 8601; the vendor sends 7 fractional digits, Python keeps 6,
+  so the 7th is truncated (``.7582058`` -> 758205 µs). No offset means UTC.
+  Written back as ``...Z`` with microseconds.
+- Unknown fields: kept in each model's ``extra`` and written back after the
+  known ones (a known field wins a clash).
+- ``None`` fields are left out when writing.
+
+Hooks are generated once, at import; the per-call path is the generated code
+plus one key-set comparison per object to look for unknown fields.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import partial
+from types import NoneType, UnionType
+from typing import Any, TypeVar, get_args, get_origin, overload
+
+import attrs
+import cattrs
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception
+
+from digipix_async import models
+from digipix_async._errors import ValidationError
+from digipix_async._json import dumps, format_datetime, loads
+from digipix_async.models import OrderStatus, ShipmentMethod
+
+__all__ = ["StructureError", "dumps", "from_input", "loads", "structure", "unstructure"]
+
+T = TypeVar("T")
+Hook = Callable[[Any, Any], Any]
+
+#: Python field name -> wire name, for every model (the API reuses names consistently).
+_WIRE_NAMES = {
+    "internal_code": "internalCode",
+    "production_time": "productionTime",
+    "product_id": "productId",
+    "shipment_method_id": "shipmentMethodId",
+    "estimated_delivery_days": "estimatedDeliveryDays",
+    "zip_code": "zipCode",
+    "partner_id": "partnerId",
+    "partner_name": "partnerName",
+    "created_at": "createdAt",
+    "partner_order_id": "partnerOrderID",  # sic: capital ID in the reference
+    "custom_data": "customData",
+    "status_notification_url": "statusNotificationUrl",
+    "shipping_cost": "shippingCost",
+}
+
+# Lists the server sends only in some states (shipments while QUOTE, tracking once
+# shipped): absent and empty mean the same, so an empty one is not written.
+# items and parts always belong to their object and are written even when empty.
+_OMIT_WHEN_EMPTY = frozenset({"shipments", "tracking_items"})
+
+# Leaves first: a generated hook looks up the hooks of its fields when it is made.
+_MODELS: tuple[type[Any], ...] = (
+    *(models.ProductPart, models.Product, models.QuoteItem, models.ShippingOption),
+    *(models.Recipient, models.ItemPart, models.OrderItem, models.Order),
+    *(models.TrackingItem, models.StatusNotification),
+)
+
+
+class StructureError(ValueError):
+    """Data did not fit the model; ``problems`` holds ``"... @ $.path"`` lines."""
+
+    def __init__(self, cls_name: str, problems: list[str]) -> None:
+        super().__init__(f"invalid {cls_name}: " + "; ".join(problems))
+        self.problems = problems
+
+
+class _BadValue(ValueError):
+    """A hook's own refusal; its text is already the message to show."""
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+# --- primitives: strict, so a wrong type is an error rather than a silent str()/int()
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise _BadValue(f"expected a string, got {_type_name(value)}")
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    # A JSON "7.0" arrives as Decimal; accept it only when nothing is lost.
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    raise _BadValue(f"expected an integer, got {value!r}")
+
+
+def _structure_float(value: Any, _: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal) and value.is_finite():
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise _BadValue(f"expected a number, got {value!r}")
+
+
+def _structure_money(value: Any, _: Any) -> Decimal:
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    # Data that came through another JSON parser: the shortest repr is what was sent.
+    if isinstance(value, float) and math.isfinite(value):
+        return Decimal(repr(value))
+    raise _BadValue(f"expected an amount (a JSON number), got {value!r}")
+
+
+def _structure_datetime(value: Any, _: Any) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            # Python 3.11 reads any number of fractional digits and truncates past 6.
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise _BadValue(f"expected an ISO 8601 date-time, got {value!r}") from None
+    else:
+        raise _BadValue(f"expected an ISO 8601 date-time, got {_type_name(value)}")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _structure_status(value: Any, _: Any) -> OrderStatus:
+    if isinstance(value, str) and value:
+        return OrderStatus(value)
+    raise _BadValue(f"expected a non-empty status string, got {value!r}")
+
+
+def _structure_method_id(value: Any, _: Any) -> int | None:
+    if value is None:
+        return None
+    number = _structure_int(value, int)
+    # A method the SDK does not know stays a plain int instead of failing.
+    return ShipmentMethod(number) if number in ShipmentMethod._value2member_map_ else number
+
+
+def _plain_int(value: int | None) -> int | None:
+    # A ShipmentMethod member becomes the bare number plain values are made of.
+    return None if value is None else int(value)
+
+
+def _unstructure_status(value: OrderStatus) -> str:
+    return str.__str__(value)
+
+
+def _new_converter(*, detailed: bool, forbid_extra_keys: bool = False) -> cattrs.Converter:
+    converter = cattrs.Converter(
+        detailed_validation=detailed,
+        forbid_extra_keys=forbid_extra_keys,
+        unstruct_collection_overrides={Sequence: list},
+    )
+    for cls, hook in (
+        (str, _structure_str),
+        (int, _structure_int),
+        (float, _structure_float),
+        (Decimal, _structure_money),
+        (datetime, _structure_datetime),
+        (OrderStatus, _structure_status),
+    ):
+        converter.register_structure_hook(cls, hook)
+    converter.register_unstructure_hook(datetime, format_datetime)
+    converter.register_unstructure_hook(OrderStatus, _unstructure_status)
+    return converter
+
+
+def _optional(hook: Hook) -> Hook:
+    def optional(value: Any, cl: Any) -> Any:
+        return None if value is None else hook(value, cl)
+
+    return optional
+
+
+def _array(hook: Hook, element: Any, *, fast: bool) -> Hook:
+    def array(value: Any, cl: Any) -> Any:
+        if value is None:
+            return ()  # servers that write null for an empty list (a .NET habit)
+        # cattrs alone would read a string's letters or an object's keys as a list.
+        if not isinstance(value, list | tuple):
+            raise _BadValue(f"expected a JSON array, got {_type_name(value)}")
+        if fast:
+            return tuple([hook(item, element) for item in value])
+        return hook(value, cl)  # cattrs' own loop, which notes the failing index
+
+    return array
+
+
+def _register_field_types(converter: cattrs.Converter, cls: type[Any], *, fast: bool) -> None:
+    # Prebuilt hooks for "X | None" and "tuple[X, ...]": cattrs would otherwise look
+    # the inner hook up on every call. The inner types are registered already.
+    for field in attrs.fields(attrs.resolve_types(cls)):
+        args = get_args(field.type)
+        if get_origin(field.type) is UnionType and len(args) == 2 and args[1] is NoneType:
+            hook = _optional(converter.get_structure_hook(args[0]))
+            converter.register_structure_hook(field.type, hook)
+        elif get_origin(field.type) is tuple:
+            inner = converter.get_structure_hook(args[0] if fast else field.type)
+            hook = _array(inner, args[0], fast=fast)
+            converter.register_structure_hook_func(partial(operator.eq, field.type), hook)
+
+
+def _not_an_object(data: Any) -> _BadValue:
+    return _BadValue(f"expected a JSON object, got {_type_name(data)}")
+
+
+def _wire_overrides(cls: type[Any]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for field in attrs.fields(cls):
+        if field.name == "extra":
+            overrides["extra"] = override(omit=True)  # filled from unknown keys instead
+            continue
+        method = field.name == "shipment_method_id"
+        overrides[field.name] = override(
+            rename=_WIRE_NAMES.get(field.name),
+            omit_if_default=field.default is None or field.name in _OMIT_WHEN_EMPTY,
+            struct_hook=_structure_method_id if method else None,
+            unstruct_hook=_plain_int if method else None,
+        )
+    return overrides
+
+
+def _wire_structure_hook(converter: cattrs.Converter, cls: type[Any]) -> Hook:
+    overrides = _wire_overrides(cls)
+    generated = make_dict_structure_fn(cls, converter, **overrides)
+    known = frozenset(_WIRE_NAMES.get(name, name) for name in overrides if name != "extra")
+    has_extra = "extra" in overrides
+
+    def structure_hook(data: Any, _: Any) -> Any:
+        if not isinstance(data, dict):
+            if not isinstance(data, Mapping):
+                raise _not_an_object(data)
+            data = dict(data)
+        value = generated(data, cls)
+        # The common case, no unknown field, costs one set comparison.
+        if not has_extra or data.keys() <= known:
+            return value
+        return attrs.evolve(value, extra={k: v for k, v in data.items() if k not in known})
+
+    return structure_hook
+
+
+def _wire_unstructure_hook(converter: cattrs.Converter, cls: type[Any]) -> Callable[[Any], Any]:
+    generated = make_dict_unstructure_fn(cls, converter, **_wire_overrides(cls))
+    if not any(field.name == "extra" for field in attrs.fields(cls)):
+        return generated
+
+    def unstructure_hook(value: Any) -> Any:
+        out = generated(value)
+        for key, item in value.extra.items():
+            out.setdefault(key, item)  # a known field wins a clash
+        return out
+
+    return unstructure_hook
+
+
+def _input_hook(converter: cattrs.Converter, cls: type[Any]) -> Hook:
+    names = tuple(a.name for a in attrs.fields(cls))
+    overrides: dict[str, Any] = {}
+    if "shipment_method_id" in names:
+        overrides["shipment_method_id"] = override(struct_hook=_structure_method_id)
+    generated = make_dict_structure_fn(cls, converter, **overrides)
+
+    def input_hook(data: Any, _: Any) -> Any:
+        # An instance is re-checked field by field: attrs does not check types.
+        if isinstance(data, cls):
+            data = {name: getattr(data, name) for name in names}
+        elif not isinstance(data, Mapping):
+            raise _BadValue(f"expected {cls.__name__} or a mapping, got {_type_name(data)}")
+        return generated(data, cls)
+
+    return input_hook
+
+
+# Responses are read by _fast (no per-field bookkeeping); only when that fails is
+# the same data read again by _detailed, whose errors carry every field's path.
+_fast = _new_converter(detailed=False)
+_detailed = _new_converter(detailed=True)
+# User input uses Python names and refuses unknown keys (a typo is never dropped).
+# A converter of its own because hooks are per type; it holds no wire name.
+_input = _new_converter(detailed=True, forbid_extra_keys=True)
+
+for _cls in _MODELS:
+    for _conv, _is_fast in ((_fast, True), (_detailed, False), (_input, False)):
+        _register_field_types(_conv, _cls, fast=_is_fast)
+    _fast.register_structure_hook(_cls, _wire_structure_hook(_fast, _cls))
+    _fast.register_unstructure_hook(_cls, _wire_unstructure_hook(_fast, _cls))
+    _detailed.register_structure_hook(_cls, _wire_structure_hook(_detailed, _cls))
+    _input.register_structure_hook(_cls, _input_hook(_input, _cls))
+
+
+# --- errors: one walker gives both "... @ $.path" messages and Python field paths
+
+
+def _describe(exc: BaseException, cl: Any) -> str:
+    if isinstance(exc, _BadValue):
+        return str(exc)
+    return format_exception(exc, cl)
+
+
+def _problems(exc: BaseException, path: str) -> list[tuple[str, str]]:
+    if isinstance(exc, ClassValidationError | IterableValidationError):
+        found: list[tuple[str, str]] = []
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            if isinstance(note, AttributeValidationNote):
+                sub_path = f"{path}.{note.name}"
+            elif isinstance(note, IterableValidationNote):
+                sub_path = f"{path}[{note.index!r}]"
+            else:  # pragma: no cover - cattrs only makes the two notes above
+                sub_path = path
+            if isinstance(sub, ClassValidationError | IterableValidationError):
+                found.extend(_problems(sub, sub_path))
+            else:
+                found.append((sub_path, _describe(sub, note.type)))
+        for sub in without:
+            found.extend(_problems(sub, path))
+        return found
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return [(f"{path}.{key}", _unknown_key(key, exc.cl)) for key in sorted(exc.extra_fields)]
+    return [(path, _describe(exc, None))]
+
+
+def _unknown_key(key: str, cls: type[Any]) -> str:
+    close = difflib.get_close_matches(key, [a.name for a in attrs.fields(cls)], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown field{hint}"
+
+
+# --- public functions
+
+
+def _class_name(cls: Any) -> str:
+    if get_origin(cls) is list:
+        return f"list[{_class_name(cls.__args__[0])}]"
+    return getattr(cls, "__name__", repr(cls))
+
+
+@overload
+def structure(data: Any, cls: type[T]) -> T: ...
+@overload
+def structure(data: Any, cls: Any) -> Any: ...
+
+
+def structure(data: Any, cls: Any) -> Any:
+    """Build ``cls`` (a model class or ``list[Model]``) from wire-named plain values.
+
+    Raises :class:`StructureError` for any data that does not fit.
+    """
+    # cattrs would iterate a string or an object's keys as if they were a list.
+    if get_origin(cls) is list and not isinstance(data, list):
+        problem = f"expected a JSON array, got {_type_name(data)} @ $"
+        raise StructureError(_class_name(cls), [problem])
+    try:
+        return _fast.structure(data, cls)
+    except Exception as fast_error:  # any failure here is bad data, whatever raised it
+        try:
+            _detailed.structure(data, cls)
+        except Exception as exc:
+            problems = [f"{problem} @ {path}" for path, problem in _problems(exc, "$")]
+            raise StructureError(_class_name(cls), problems) from exc
+        # Both converters share every rule, so this is only a safety net.
+        problem = f"{_describe(fast_error, None)} @ $"  # pragma: no cover
+        raise StructureError(_class_name(cls), [problem]) from fast_error  # pragma: no cover
+
+
+def unstructure(value: Any) -> Any:
+    """Turn a model (or a list of them) into wire-named plain values, ready for ``dumps``."""
+    return _fast.unstructure(value)
+
+
+def from_input(value: Any, cls: type[T], field: str) -> T:
+    """Check user input (a ``cls`` instance or a mapping of its Python field names).
+
+    Raises ``ValidationError`` naming the path under ``field`` (``recipient.zip_code``,
+    ``items[1].quantity``) of a wrong type, a missing field or an unknown key.
+    """
+    try:
+        return _input.structure(value, cls)
+    except Exception as exc:  # any failure here is bad input, whatever cattrs raised
+        path, problem = _problems(exc, field)[0]
+        raise ValidationError(path, problem) from exc

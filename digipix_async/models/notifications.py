@@ -1,0 +1,38 @@
+"""Models of the status notification Digipix POSTs to ``statusNotificationUrl``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from digipix_async.models.orders import OrderStatus
+
+__all__ = ["StatusNotification", "TrackingItem"]
+
+
+@attrs.frozen
+class TrackingItem:
+    """Tell where to follow a parcel (sent with SHIPPED and DELIVERED)."""
+
+    code: str | None = None
+    url: str | None = None
+    carrier: str | None = None
+    # Unknown wire fields; left out of equality (see Recipient.extra).
+    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)
+
+
+def _tracking_items(value: Iterable[TrackingItem]) -> tuple[TrackingItem, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class StatusNotification:
+    """Report that order ``id`` reached ``status``, with tracking once shipped."""
+
+    id: str
+    status: OrderStatus
+    custom_data: Mapping[str, Any] | None = None
+    tracking_items: tuple[TrackingItem, ...] = attrs.field(default=(), converter=_tracking_items)
+    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)

@@ -1,0 +1,42 @@
+"""Models of the products endpoints (``GET /v1/products``, ``GET /v1/products/{id}``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+__all__ = ["Product", "ProductPart"]
+
+
+def _parts(value: Iterable[ProductPart]) -> tuple[ProductPart, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class ProductPart:
+    """Describe one printable part of a product (a cover, the pages)."""
+
+    id: str
+    name: str | None = None
+    # Unknown wire fields, kept so a newer server's additions survive a re-send.
+    # Left out of equality: two values agree on everything this SDK understands.
+    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)
+
+
+@attrs.frozen
+class Product:
+    """Describe a product of the catalogue; ``price`` is exact money."""
+
+    id: str
+    name: str | None = None
+    internal_code: int | None = None
+    price: Decimal | None = None
+    #: Grams: an int on the wire today, a float if the vendor ever sends a fraction.
+    weight: float | None = None
+    #: Working days in production.
+    production_time: int | None = None
+    parts: tuple[ProductPart, ...] = attrs.field(default=(), converter=_parts)
+    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)
