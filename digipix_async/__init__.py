@@ -2,6 +2,8 @@
 
 from importlib.metadata import version as _version
 
+from digipix_async._client import DigipixClient
+from digipix_async._config import Limits, RetryPolicy, Timeout
 from digipix_async._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -19,6 +21,21 @@ from digipix_async._errors import (
     UnprocessableEntityError,
     ValidationError,
 )
+from digipix_async.models import (
+    ItemPart,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Product,
+    ProductPart,
+    QuoteItem,
+    Recipient,
+    ShipmentMethod,
+    ShippingOption,
+    StatusNotification,
+    TrackingItem,
+)
+from digipix_async.resources import BulkResult
 
 __version__ = _version("digipix_async")
 
@@ -29,13 +46,30 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BulkResult",
     "ConflictError",
+    "DigipixClient",
     "DigipixError",
     "InternalServerError",
+    "ItemPart",
+    "Limits",
     "NotFoundError",
+    "Order",
+    "OrderItem",
     "OrderOutcomeUnknownError",
+    "OrderStatus",
     "PermissionDeniedError",
+    "Product",
+    "ProductPart",
+    "QuoteItem",
     "RateLimitError",
+    "Recipient",
+    "RetryPolicy",
+    "ShipmentMethod",
+    "ShippingOption",
+    "StatusNotification",
+    "Timeout",
+    "TrackingItem",
     "UnprocessableEntityError",
     "ValidationError",
     "__version__",

@@ -1,0 +1,407 @@
+"""`DigipixClient`: the one request pipeline every resource call goes through.
+
+build (resources) -> check scope -> authorise -> send with retries -> refresh once
+on 401 -> decipher -> structure into models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import enum
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+import attrs
+
+from digipix_async import _converter, _json
+from digipix_async._auth import TokenGrant, TokenRefresher
+from digipix_async._config import DEFAULT_SCOPES, ENVIRONMENTS, Limits, RetryPolicy, Timeout
+from digipix_async._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    DigipixError,
+    InternalServerError,
+    OrderOutcomeUnknownError,
+    PermissionDeniedError,
+)
+from digipix_async._log import log
+from digipix_async._request import Request
+from digipix_async._retry import retry_call
+from digipix_async._sansio import (
+    TOKEN_PATH,
+    Response,
+    error_from_response,
+    is_success,
+)
+from digipix_async._transport import Transport
+from digipix_async.resources import Orders, Products, Quotes
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["DigipixClient"]
+
+T = TypeVar("T")
+
+
+# The reference says a token "will last for one hour" when it does not say otherwise.
+_DEFAULT_TOKEN_LIFETIME = 3600.0
+
+
+class _State(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@attrs.define
+class _Shared:
+    """What a client and the clients derived from it with `with_options` share."""
+
+    transport: Transport
+    auth: TokenRefresher | None = None
+    state: _State = _State.OPEN
+
+
+@attrs.frozen
+class _TokenUnavailable:
+    """An attempt could not get a token; the token request already retried on its own."""
+
+    error: DigipixError
+
+
+class DigipixClient:
+    """Talk to the Digipix API: products, quotes and orders, safe under concurrency.
+
+    Use it as ``async with DigipixClient(...) as client:`` or call `close`. One
+    client holds one connection pool and one token for its whole life: share it
+    across the coroutines of an app instead of creating one per request.
+    """
+
+    def __init__(
+        self,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        *,
+        environment: str = "production",
+        base_url: str | None = None,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
+        timeout: float | Timeout = 30.0,
+        max_retries: int = 3,
+        max_connections: int = 100,
+        session: aiohttp.ClientSession | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        if not client_id or not isinstance(client_id, str):
+            raise ValueError("client_id is required (or use DigipixClient.from_env())")
+        if not client_secret or not isinstance(client_secret, str):
+            raise ValueError("client_secret is required (or use DigipixClient.from_env())")
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._base_url = _resolve_base_url(environment, base_url)
+        self._scopes = _check_scopes(scopes)
+        self._timeout = Timeout.coerce(timeout)
+        self._retry = retry_policy or RetryPolicy(max_retries=max_retries)
+        self._shared = _Shared(
+            Transport(
+                session=session,
+                limits=Limits(max_connections=max_connections),
+                trace_configs=trace_configs,
+            )
+        )
+        self._shared.auth = TokenRefresher(self._fetch_token)
+        self._owner = True
+        self._bind_resources()
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> DigipixClient:
+        """Build a client from ``DIGIPIX_CLIENT_ID``, ``DIGIPIX_CLIENT_SECRET``,
+        ``DIGIPIX_ENVIRONMENT`` and ``DIGIPIX_BASE_URL``; keyword arguments win."""
+        settings: dict[str, Any] = {
+            "client_id": os.environ.get("DIGIPIX_CLIENT_ID"),
+            "client_secret": os.environ.get("DIGIPIX_CLIENT_SECRET"),
+            "environment": os.environ.get("DIGIPIX_ENVIRONMENT") or "production",
+            "base_url": os.environ.get("DIGIPIX_BASE_URL") or None,
+        }
+        settings.update(overrides)
+        return cls(**settings)
+
+    def with_options(
+        self, *, timeout: float | Timeout | None = None, max_retries: int | None = None
+    ) -> DigipixClient:
+        """Return a client with other limits that shares this one's pool and token.
+
+        For one slow call: ``await client.with_options(timeout=120).orders.get(id)``.
+        The derived client does not own the pool: closing it does nothing.
+        """
+        derived = copy.copy(self)
+        if timeout is not None:
+            derived._timeout = Timeout.coerce(timeout)
+        if max_retries is not None:
+            derived._retry = attrs.evolve(self._retry, max_retries=max_retries)
+        derived._owner = False
+        derived._bind_resources()
+        return derived
+
+    def _bind_resources(self) -> None:
+        self.products = Products(self)
+        self.quotes = Quotes(self)
+        self.orders = Orders(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"<DigipixClient client_id={self._client_id!r} base_url={self._base_url!r} "
+            f"scopes={self._scopes!r} {self._shared.state.value}>"
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The server root requests go to (``/v1/...`` is appended)."""
+        return self._base_url
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The OAuth2 scopes this client requests."""
+        return self._scopes
+
+    @property
+    def closed(self) -> bool:
+        """Tell whether `close` was called (on this client or the one it derives from)."""
+        return self._shared.state is _State.CLOSED
+
+    async def __aenter__(self) -> Self:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the pool (unless borrowed) and stop any token refresh; safe to repeat."""
+        if not self._owner or self._shared.state is _State.CLOSED:
+            return
+        self._shared.state = _State.CLOSED
+        assert self._shared.auth is not None
+        await self._shared.auth.aclose()
+        await self._shared.transport.aclose()
+
+    def _check_open(self) -> None:
+        if self._shared.state is _State.CLOSED:
+            raise RuntimeError("this DigipixClient is closed; create a new one")
+
+    # -- the pipeline -------------------------------------------------------------
+
+    async def _call(self, request: Request, result_type: Any) -> Any:
+        """Send ``request`` and structure its JSON answer as ``result_type``."""
+        response = await self._send(request)
+        try:
+            return _converter.structure(_json.loads(response.body), result_type)
+        except ValueError as exc:  # bad JSON or StructureError
+            raise APIResponseValidationError(
+                f"{request.method} {request.path}: the answer is not the expected "
+                f"{getattr(result_type, '__name__', result_type)}: {exc}",
+                status=response.status,
+                body=response.body[:2000].decode("utf-8", "replace"),
+                path=request.path,
+            ) from exc
+
+    async def _send(self, request: Request) -> Response:
+        """Send ``request`` with auth and retries and return its successful response."""
+        self._check_open()
+        if request.scope is not None and request.scope not in self._scopes:
+            raise PermissionDeniedError(
+                f"{request.method} {request.path} needs the {request.scope!r} scope, "
+                f"which this client did not request (scopes={self._scopes})",
+                scope=request.scope,
+                status=403,
+                method=request.method,
+                path=request.path,
+                attempts=0,
+            )
+        deadline = time.monotonic() + self._timeout.total
+        body = None if request.json is None else _json.dumps(request.json)
+        refreshed = False
+
+        async def attempt(number: int) -> Response | _TokenUnavailable:
+            nonlocal refreshed
+            auth = self._shared.auth
+            assert auth is not None
+            token = auth.usable()
+            if token is None:
+                try:
+                    async with asyncio.timeout(_remaining(deadline)):
+                        token = await auth.token()
+                except TimeoutError:
+                    return _TokenUnavailable(APITimeoutError("no access token in time", attempts=0))
+                except DigipixError as error:
+                    return _TokenUnavailable(error)
+            response = await self._send_once(request, body, token, deadline, number)
+            if response.status == 401 and not refreshed:
+                # The token may have been revoked early: one fresh token, one more try.
+                refreshed = True
+                auth.invalidate(token)
+                return await attempt(number)
+            if is_success(response.status):
+                return response
+            raise error_from_response(
+                request, response, attempts=number, secrets=(self._client_secret, token)
+            )
+
+        try:
+            result = await retry_call(
+                attempt, request=request, policy=self._retry, deadline=deadline
+            )
+        except (APIConnectionError, InternalServerError) as error:
+            if request.creates_order and _outcome_unknown(error):
+                raise OrderOutcomeUnknownError(
+                    partner_order_id=request.partner_order_id, cause=error
+                ) from error
+            raise
+        if isinstance(result, _TokenUnavailable):
+            raise result.error
+        return result
+
+    async def _send_once(
+        self, request: Request, body: bytes | None, token: str | None, deadline: float, number: int
+    ) -> Response:
+        remaining = _remaining(deadline)
+        if remaining <= 0:
+            raise APITimeoutError(
+                f"{request.method} {request.path}: the call's {self._timeout.total} s ran out",
+                request_sent=False,
+                attempts=number,
+            )
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        started = time.perf_counter()
+        try:
+            response = await self._shared.transport.send(
+                request.method,
+                self._base_url + request.path,
+                headers=headers,
+                body=body,
+                total=remaining,
+                connect=min(self._timeout.connect, remaining),
+                read=min(self._timeout.read, remaining),
+            )
+        except APIConnectionError as error:
+            _log_attempt(request, type(error).__name__, number, started)
+            raise
+        _log_attempt(request, response.status, number, started)
+        return response
+
+    async def _fetch_token(self) -> TokenGrant:
+        """Request a token (client credentials); retried like any idempotent call."""
+        request = Request(
+            "POST",
+            TOKEN_PATH,
+            scope=None,
+            json={
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+                "grant_type": "client_credentials",
+                "scope": list(self._scopes),
+            },
+        )
+        body = _json.dumps(request.json)
+        deadline = time.monotonic() + self._timeout.total
+
+        async def attempt(number: int) -> Response:
+            response = await self._send_once(request, body, None, deadline, number)
+            if is_success(response.status):
+                return response
+            raise error_from_response(
+                request, response, attempts=number, secrets=(self._client_secret,)
+            )
+
+        response = await retry_call(attempt, request=request, policy=self._retry, deadline=deadline)
+        return _parse_grant(response)
+
+
+def _parse_grant(response: Response) -> TokenGrant:
+    # The body holds the token: no error below may quote it.
+    try:
+        data = _json.loads(response.body)
+    except ValueError:
+        data = None
+    token = data.get("access_token") if isinstance(data, dict) else None
+    lifetime = data.get("expires_in", _DEFAULT_TOKEN_LIFETIME) if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        raise APIResponseValidationError(
+            "token response has no access_token", status=response.status, path=TOKEN_PATH
+        )
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int | float | Decimal):
+        raise APIResponseValidationError(
+            "token response has no numeric expires_in", status=response.status, path=TOKEN_PATH
+        )
+    return TokenGrant(token, float(lifetime))
+
+
+def _outcome_unknown(error: DigipixError) -> bool:
+    """Tell whether a failed create-order may still have created the order."""
+    if isinstance(error, APIConnectionError):
+        return error.request_sent
+    return isinstance(error, InternalServerError)
+
+
+def _remaining(deadline: float) -> float:
+    return deadline - time.monotonic()
+
+
+def _log_attempt(request: Request, outcome: int | str, number: int, started: float) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.debug(
+            "%s %s -> %s (attempt %d, %.1f ms)",
+            request.method,
+            request.path,
+            outcome,
+            number,
+            elapsed_ms,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": outcome,
+                "attempt": number,
+                "elapsed_ms": elapsed_ms,
+            },
+        )
+
+
+def _resolve_base_url(environment: str, base_url: str | None) -> str:
+    if base_url is not None:
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        return base_url.rstrip("/")
+    try:
+        return ENVIRONMENTS[environment]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"environment must be one of {sorted(ENVIRONMENTS)} (or give base_url), "
+            f"got {environment!r}"
+        ) from None
+
+
+def _check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(scopes, str):
+        raise TypeError("scopes must be a collection of scope names, not one string")
+    result = tuple(dict.fromkeys(scopes))
+    unknown = [scope for scope in result if scope not in DEFAULT_SCOPES]
+    if unknown:
+        raise ValueError(f"unknown scopes {unknown}; the reference defines {DEFAULT_SCOPES}")
+    return result

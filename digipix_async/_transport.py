@@ -1,0 +1,121 @@
+"""The only module that imports aiohttp: one connection pool, one send, one error boundary.
+
+Every aiohttp exception becomes one of ours here (``raise ... from exc``), so the
+rest of the SDK knows nothing of aiohttp and a test can replace this module's
+`Transport` with any object that has ``send`` and ``aclose``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from importlib.metadata import version
+
+import aiohttp
+from yarl import URL
+
+from digipix_async._config import Limits
+from digipix_async._errors import APIConnectionError, APITimeoutError
+from digipix_async._sansio import Response
+
+__all__ = ["USER_AGENT", "Transport"]
+
+USER_AGENT = f"digipix-async/{version('digipix_async')} aiohttp/{aiohttp.__version__}"
+
+
+class Transport:
+    """Send requests over an owned pool, or over a session the caller lends us.
+
+    An owned session is created lazily inside the running event loop (a client
+    may be built at import time, outside any loop) and closed by `aclose`.
+    A borrowed session is never closed here.
+    """
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        limits: Limits | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+    ) -> None:
+        self._session = session
+        self._owns_session = session is None
+        self._limits = limits or Limits()
+        self._trace_configs = list(trace_configs) if trace_configs else None
+
+    @property
+    def owns_session(self) -> bool:
+        """Tell whether `aclose` closes the session (False for a borrowed one)."""
+        return self._owns_session
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._limits.max_connections,
+            limit_per_host=self._limits.max_connections,
+            keepalive_timeout=self._limits.keepalive_expiry,
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            trace_configs=self._trace_configs,
+            headers={"User-Agent": USER_AGENT},
+            # Per-request timeouts are always given; this only rules out "no limit".
+            timeout=aiohttp.ClientTimeout(total=300, connect=30, sock_read=60),
+        )
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        total: float,
+        connect: float,
+        read: float,
+    ) -> Response:
+        """Send one request and read the whole answer; one attempt, no retries.
+
+        ``url`` is already percent-encoded. Raises `APITimeoutError` or
+        `APIConnectionError` (``request_sent=False`` only when the connection
+        was never made, so the request provably never reached the server).
+        """
+        session = self._session
+        if session is None:
+            session = self._session = self._open_session()
+        timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_read=read)
+        try:
+            async with session.request(
+                method,
+                URL(url, encoded=True),
+                headers=headers,
+                data=body,
+                timeout=timeout,
+                # The reference never redirects; following one could carry the
+                # Authorization header somewhere unexpected.
+                allow_redirects=False,
+            ) as response:
+                payload = await response.read()
+                return Response(response.status, response.headers, payload)
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise APITimeoutError(f"connect timed out: {exc}", request_sent=False) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise APIConnectionError(str(exc), request_sent=False) from exc
+        except TimeoutError as exc:  # sock_read (SocketTimeoutError) or total
+            raise APITimeoutError(
+                f"{method} {URL(url, encoded=True).path}: no answer in time"
+            ) from exc
+        except aiohttp.ClientError as exc:
+            # Disconnected, reset, broken payload: the request may have arrived.
+            raise APIConnectionError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        """Close the owned session and its pool; a borrowed session is left open."""
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    def pool_in_use(self) -> int:
+        """Return how many pooled connections are checked out right now (for tests)."""
+        if self._session is None or self._session.connector is None:
+            return 0
+        connector = self._session.connector
+        return len(getattr(connector, "_acquired", ()))

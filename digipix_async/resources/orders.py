@@ -1,0 +1,86 @@
+"""`client.orders`: create, approve, cancel and track orders (scope "orders")."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
+
+from digipix_async import _requests
+from digipix_async.models import Order, OrderItem, Recipient, ShipmentMethod
+from digipix_async.resources._base import Caller
+from digipix_async.resources._bulk import DEFAULT_CONCURRENCY, BulkResult, run_bulk
+
+__all__ = ["Orders"]
+
+
+class Orders:
+    """Place orders and follow them through their life cycle."""
+
+    def __init__(self, client: Caller) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        recipient: Recipient | Mapping[str, Any],
+        items: Sequence[OrderItem | Mapping[str, Any]],
+        shipment_id: str | None = None,
+        shipment_method: ShipmentMethod | int | None = None,
+        partner_order_id: str | None = None,
+        custom_data: Mapping[str, Any] | None = None,
+        status_notification_url: str | None = None,
+    ) -> Order:
+        """Create an order (``POST /v1/orders``) in one of the reference's three flows.
+
+        Without a shipment the order is a QUOTE carrying ``shipments`` to approve
+        or cancel within seven days; with ``shipment_id`` (from a quote) or
+        ``shipment_method`` it is created already APPROVED. A failure that leaves
+        the outcome unknown raises `OrderOutcomeUnknownError` and is never retried.
+        """
+        request = _requests.create_order(
+            recipient=recipient,
+            items=items,
+            shipment_id=shipment_id,
+            shipment_method=shipment_method,
+            partner_order_id=partner_order_id,
+            custom_data=custom_data,
+            status_notification_url=status_notification_url,
+        )
+        order: Order = await self._client._call(request, Order)
+        return order
+
+    async def approve(
+        self,
+        order_id: str,
+        *,
+        shipment_id: str | None = None,
+        shipment_method: ShipmentMethod | int | None = None,
+    ) -> Order:
+        """Approve a QUOTE order with one of its shipments (``PATCH /v1/orders/{id}``)."""
+        request = _requests.approve_order(
+            order_id, shipment_id=shipment_id, shipment_method=shipment_method
+        )
+        order: Order = await self._client._call(request, Order)
+        return order
+
+    async def cancel(self, order_id: str) -> Order:
+        """Cancel an order that is not yet in production (``PATCH /v1/orders/{id}``)."""
+        order: Order = await self._client._call(_requests.cancel_order(order_id), Order)
+        return order
+
+    async def get(self, order_id: str) -> Order:
+        """Return an order with its current status (``GET /v1/orders/{id}``)."""
+        order: Order = await self._client._call(_requests.get_order(order_id), Order)
+        return order
+
+    def create_many(
+        self,
+        requests: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> AsyncIterator[BulkResult[Order]]:
+        """Create many orders concurrently; each mapping holds `create`'s keyword arguments.
+
+        Yields one `BulkResult` per input, in completion order (see its ``index``).
+        """
+        return run_bulk(self.create, requests, concurrency=concurrency)

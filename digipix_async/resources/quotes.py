@@ -1,0 +1,43 @@
+"""`client.quotes`: shipping quotes for a cart (scope "quote")."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
+
+from digipix_async import _requests
+from digipix_async.models import QuoteItem, ShippingOption
+from digipix_async.resources._base import Caller
+from digipix_async.resources._bulk import DEFAULT_CONCURRENCY, BulkResult, run_bulk
+
+__all__ = ["Quotes"]
+
+
+class Quotes:
+    """Price the shipping options of a cart; quotes are not saved by the server."""
+
+    def __init__(self, client: Caller) -> None:
+        self._client = client
+
+    async def create(
+        self, *, zip_code: str, items: Sequence[QuoteItem | Mapping[str, Any]]
+    ) -> list[ShippingOption]:
+        """Return the shipping options for ``items`` sent to ``zip_code`` (``POST /v1/quote``).
+
+        Each option's ``id`` can be passed to ``orders.create(shipment_id=...)``.
+        """
+        request = _requests.create_quote(zip_code=zip_code, items=items)
+        options: list[ShippingOption] = await self._client._call(request, list[ShippingOption])
+        return options
+
+    def create_many(
+        self,
+        requests: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> AsyncIterator[BulkResult[list[ShippingOption]]]:
+        """Quote many carts concurrently: ``{"zip_code": ..., "items": [...]}`` each.
+
+        Yields one `BulkResult` per input, in completion order (see its ``index``).
+        """
+        return run_bulk(self.create, requests, concurrency=concurrency)
