@@ -1,0 +1,179 @@
+"""The ``digipix`` command: ``digipix demo`` shows the SDK end to end.
+
+With ``DIGIPIX_CLIENT_ID`` and ``DIGIPIX_CLIENT_SECRET`` set, the demo runs the
+read-only part (products, a quote) against the real API; without them it starts
+the embedded sandbox and runs every flow, so it needs no credentials at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from digipix_async._client import DigipixClient
+from digipix_async._errors import DigipixError
+from digipix_async.models import Order, OrderStatus, ShipmentMethod, ShippingOption
+from digipix_async.sandbox import SandboxServer
+
+__all__ = ["main"]
+
+DEMO_ZIP = "01311-100"  # Avenida Paulista, Sao Paulo
+DEMO_RECIPIENT = {
+    "name": "Maria da Silva",
+    "email": "maria@example.com",
+    "zip_code": DEMO_ZIP,
+    "street": "Avenida Paulista",
+    "number": "1000",
+    "complement": "apto 12",
+    "neighborhood": "Bela Vista",
+    "city": "Sao Paulo",
+    "state": "SP",
+    "country": "BR",
+}
+
+
+def _items(product_id: str) -> list[dict[str, object]]:
+    return [
+        {
+            "product_id": product_id,
+            "quantity": 1,
+            "parts": [
+                {"id": "cover", "url": "https://files.example.com/demo/cover.pdf", "pages": 1},
+                {"id": "pages", "url": "https://files.example.com/demo/pages.pdf", "pages": 24},
+            ],
+        }
+    ]
+
+
+class _Printer:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def section(self, title: str) -> None:
+        print(f"\n== {title}", file=self.out)
+
+    def line(self, text: str) -> None:
+        print(f"   {text}", file=self.out)
+
+    def option(self, option: ShippingOption) -> None:
+        self.line(
+            f"{option.name or '?':<9} method {option.shipment_method_id}  "
+            f"R$ {option.cost}  {option.estimated_delivery_days} days  (id {option.id})"
+        )
+
+    def order(self, label: str, order: Order) -> None:
+        total = f"R$ {order.total}" if order.total is not None else "total pending"
+        self.line(f"{label:<24} {order.id}  {order.status.value:<16} {total}")
+
+
+async def _read_only_tour(client: DigipixClient, say: _Printer) -> str:
+    """List products and quote a cart; return the product id used."""
+    say.section("Products")
+    products = await client.products.list()
+    for product in products:
+        say.line(
+            f"{product.id:<14} {product.name or '':<22} R$ {product.price}  "
+            f"{product.weight} g  {product.production_time} days"
+        )
+    if not products:
+        raise SystemExit("the catalogue is empty: nothing to quote")
+    chosen = products[0].id
+
+    say.section(f"Quote: 2 x {chosen} to {DEMO_ZIP}")
+    options = await client.quotes.create(
+        zip_code=DEMO_ZIP, items=[{"product_id": chosen, "quantity": 2, "pages": 24}]
+    )
+    for option in options:
+        say.option(option)
+    return chosen
+
+
+async def _sandbox_tour(sandbox: SandboxServer, say: _Printer) -> None:
+    async with DigipixClient(
+        sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url
+    ) as client:
+        product_id = await _read_only_tour(client, say)
+        items = _items(product_id)
+
+        say.section("Flow 1: create as QUOTE, then approve")
+        quoted = await client.orders.create(
+            recipient=DEMO_RECIPIENT,
+            items=items,
+            partner_order_id="DEMO-0001",
+            custom_data={"cart": "c-991"},
+        )
+        say.order("created", quoted)
+        for option in quoted.shipments:
+            say.option(option)
+        approved = await client.orders.approve(quoted.id, shipment_id=quoted.shipments[0].id)
+        say.order("approved", approved)
+
+        say.section("Flow 2: pre-approved with a quote's shipment id")
+        options = await client.quotes.create(
+            zip_code=DEMO_ZIP, items=[{"product_id": product_id, "quantity": 1}]
+        )
+        fastest = min(options, key=lambda option: option.estimated_delivery_days or 99)
+        second = await client.orders.create(
+            recipient=DEMO_RECIPIENT,
+            items=items,
+            shipment_id=fastest.id,
+            partner_order_id="DEMO-0002",
+        )
+        say.order(f"created ({fastest.name})", second)
+
+        say.section("Flow 3: pre-approved in one call (cheapest method)")
+        third = await client.orders.create(
+            recipient=DEMO_RECIPIENT,
+            items=items,
+            shipment_method=ShipmentMethod.CHEAPEST,
+            partner_order_id="DEMO-0003",
+        )
+        say.order("created", third)
+        cancelled = await client.orders.cancel(third.id)
+        say.order("cancelled", cancelled)
+
+        say.section(f"Life cycle of {approved.id}")
+        for step in (OrderStatus.IN_MANUFACTURING, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+            await sandbox.advance(approved.id, to=step)
+            tracked = await client.orders.get(approved.id)
+            say.order("now", tracked)
+        delivered = await client.orders.get(approved.id)
+
+    say.section("Summary")
+    say.line(f"orders placed: 3 (one cancelled); {approved.id} is {delivered.status.value}")
+    say.line(f"token requests the sandbox saw: {sandbox.token_requests}")
+
+
+async def _demo(out: TextIO) -> int:
+    say = _Printer(out)
+    if os.environ.get("DIGIPIX_CLIENT_ID") and os.environ.get("DIGIPIX_CLIENT_SECRET"):
+        async with DigipixClient.from_env() as client:
+            say.line(f"credentials found: read-only tour of {client.base_url}")
+            await _read_only_tour(client, say)
+        return 0
+    async with SandboxServer() as sandbox:
+        say.line(
+            f"no credentials in the environment: using the embedded sandbox {sandbox.base_url}"
+        )
+        await _sandbox_tour(sandbox, say)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run the ``digipix`` command line; return the exit status."""
+    parser = argparse.ArgumentParser(prog="digipix", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="products, quotes and every order flow, end to end")
+    args = parser.parse_args(argv)
+    out = out or sys.stdout
+    if args.command == "demo":
+        try:
+            return asyncio.run(_demo(out))
+        except DigipixError as error:
+            print(f"digipix demo failed: {type(error).__name__}: {error}", file=sys.stderr)
+            return 1
+    return 2  # argparse rejects unknown commands before this

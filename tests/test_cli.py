@@ -1,0 +1,71 @@
+"""The `digipix demo` command: the sandbox tour without credentials, read-only with them."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import sys
+
+import pytest
+
+from digipix_async.cli import main
+from digipix_async.sandbox import SandboxServer
+
+
+def test_demo_without_credentials_runs_every_flow_on_the_sandbox(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DIGIPIX_CLIENT_ID", raising=False)
+    monkeypatch.delenv("DIGIPIX_CLIENT_SECRET", raising=False)
+    out = io.StringIO()
+
+    assert main(["demo"], out=out) == 0
+
+    text = out.getvalue()
+    for heading in ("Products", "Quote", "Flow 1", "Flow 2", "Flow 3", "Life cycle", "Summary"):
+        assert f"== {heading}" in text
+    assert "CANCELED" in text
+    assert "is DELIVERED" in text
+    assert "token requests the sandbox saw: 1" in text
+
+
+async def run_demo(sandbox: SandboxServer, secret: str) -> tuple[int, str, str]:
+    env = dict(os.environ)
+    env.update(
+        DIGIPIX_CLIENT_ID=sandbox.client_id,
+        DIGIPIX_CLIENT_SECRET=secret,
+        DIGIPIX_BASE_URL=sandbox.base_url,
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "digipix_async",
+        "demo",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def test_demo_with_credentials_is_read_only() -> None:
+    async with SandboxServer() as sandbox:
+        status, stdout, _ = await run_demo(sandbox, sandbox.client_secret)
+
+        assert status == 0
+        assert "read-only tour" in stdout
+        assert "== Quote" in stdout
+        assert "Flow 1" not in stdout
+        assert sandbox.request_count("POST", "/v1/orders") == 0
+
+
+async def test_demo_with_wrong_credentials_fails_cleanly_without_the_secret() -> None:
+    async with SandboxServer() as sandbox:
+        status, stdout, stderr = await run_demo(sandbox, "not-the-secret")
+
+    assert status == 1
+    assert "AuthenticationError" in stderr
+    assert "not-the-secret" not in stdout + stderr
