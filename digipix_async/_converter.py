@@ -1,13 +1,13 @@
 """The one place that knows the wire: names, money, dates, enums and unknown fields.
 
-Reading a response is ``structure(loads(body), Order)``; writing a body is
-``dumps(unstructure(model))``. Wire rules:
+Reading a response is ``structure(_json.loads(body), Order)``; writing a body is
+``_json.dumps(unstructure(model))``. Wire rules:
 
 - Names: camelCase from ``_WIRE_NAMES`` (one table, so a wrong wire name is a
   one-line fix); a field not listed keeps its Python name (the notification's
   ``tracking_items`` is snake_case on the wire).
-- Money: ``loads`` parses every JSON fraction as ``Decimal`` (never via float),
-  and ``dumps`` writes a Decimal as a JSON number with exactly its digits.
+- Money: ``_json.loads`` parses every JSON fraction as ``Decimal`` (never via
+  float), and ``_json.dumps`` writes a Decimal as a JSON number with exactly its digits.
 - Numbers that are not money (weight, quantity...) come out as int, or float
   when the server sends a fraction in a float field.
 - ``createdAt``: ISO 8601; the vendor sends 7 fractional digits, Python keeps 6,
@@ -47,10 +47,10 @@ from cattrs.v import format_exception
 
 from digipix_async import models
 from digipix_async._errors import ValidationError
-from digipix_async._json import dumps, format_datetime, loads
+from digipix_async._json import format_datetime
 from digipix_async.models import OrderStatus, ShipmentMethod
 
-__all__ = ["StructureError", "dumps", "from_input", "loads", "structure", "unstructure"]
+__all__ = ["StructureError", "from_input", "structure", "unstructure"]
 
 T = TypeVar("T")
 Hook = Callable[[Any, Any], Any]

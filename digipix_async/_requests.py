@@ -169,6 +169,10 @@ def normalize_zip_code(value: object, field: str) -> str:
 def _path_id(value: object, field: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValidationError(field, f"expected a non-empty string, got {value!r}")
+    # URL normalisation resolves dot segments even percent-encoded: /v1/orders/..
+    # would become /v1/, another resource entirely.
+    if value in (".", ".."):
+        raise ValidationError(field, f"{value!r} is not an id")
     # safe="": a "/" or "?" in an id must stay inside its path segment.
     return quote(value, safe="")
 

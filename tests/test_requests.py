@@ -229,6 +229,15 @@ def test_ids_cannot_change_the_path(identifier: str, segment: str) -> None:
     assert _requests.cancel_order(identifier).path == f"/v1/orders/{segment}"
 
 
+@pytest.mark.parametrize("identifier", [".", ".."])
+def test_dot_segments_are_not_ids(identifier: str) -> None:
+    # A URL library resolves them: /v1/orders/.. would silently become /v1/.
+    with pytest.raises(ValidationError, match="is not an id"):
+        _requests.get_order(identifier)
+    with pytest.raises(ValidationError, match="is not an id"):
+        _requests.get_product(identifier)
+
+
 # --- validation: every rule names its field
 
 
