@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -20,8 +21,9 @@ class NotificationRecord:
     """One notification: where it goes, what it says, and how its delivery went."""
 
     order_id: str
-    url: str
-    payload: dict[str, Any]
+    # Out of repr: a receiver's URL often carries its shared secret (?token=...).
+    url: str = field(repr=False)
+    payload: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
     delivered: bool = False
     #: True once delivery stopped: delivered, gave up, or cancelled by `close()`.
@@ -119,12 +121,13 @@ class Notifier:
                 # and the task must not end with an exception nobody retrieves.
                 record.last_error = f"{type(exc).__name__}: {exc}"
                 break
+        where = _without_query(record.url)
         _log.warning(
             "gave up notifying %s of order %s after %d tries: %s",
-            record.url,
+            where,
             record.order_id,
             record.attempts,
-            record.last_error,
+            (record.last_error or "").replace(record.url, where),
         )
 
     async def wait(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a deadline reads best in tests
@@ -146,3 +149,12 @@ class Notifier:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _without_query(url: str) -> str:
+    """Return ``url`` without its query and fragment, where receivers keep secrets."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    return urlunsplit(parts._replace(query="", fragment=""))

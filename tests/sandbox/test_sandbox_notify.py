@@ -120,6 +120,28 @@ async def test_gives_up_after_bounded_tries(
         assert receiver.calls == 3
 
 
+async def test_giving_up_never_logs_the_receivers_secret(
+    make_api: Any,
+    receiver: Receiver,
+    recipient: Any,
+    items: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    receiver.fail_first = 100
+    url = f"{receiver.url}?token=hush-hush"
+    async with SandboxServer(notify_max_tries=2, notify_base_delay=0.001) as sandbox:
+        api = await make_api(sandbox)
+        order = await _approved(api, recipient, items, url)
+        with caplog.at_level("WARNING", logger="digipix_async.sandbox"):
+            await sandbox.advance(order["id"])
+            (record,) = await sandbox.wait_notifications()
+
+    (warning,) = caplog.records
+    assert warning.getMessage().startswith(f"gave up notifying {receiver.url} of order")
+    assert "hush-hush" not in warning.getMessage()
+    assert "hush-hush" not in repr(record)
+
+
 async def test_unreachable_receiver_and_close_mid_delivery(
     make_api: Any, recipient: Any, items: Any
 ) -> None:
