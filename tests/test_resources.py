@@ -1,0 +1,320 @@
+"""Every resource call on the wire (aioresponses): method, path, exact JSON body, result.
+
+And every client-side validation rule, proven to send nothing at all: not even
+the token request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from aioresponses import aioresponses
+from yarl import URL
+
+from digipix_async import (
+    DigipixClient,
+    Order,
+    OrderStatus,
+    Recipient,
+    ShipmentMethod,
+    ValidationError,
+)
+
+BASE = "http://digipix.test"
+TOKEN_URL = f"{BASE}/v1/oauth/token"
+
+# samples.md, "Orders": the 201 of flow 1 and the 200 of a PATCH / GET.
+QUOTE_ORDER = {
+    "id": "tFN9mEXgro9feZ7Fjf61", "partnerId": "eHxI1wQ5stcOsmTG5aAr",
+    "partnerName": "Partner Name", "status": "QUOTE", "createdAt": "2020-08-26T21:31:10.7582058Z",
+    "partnerOrderID": "INV-2020-0042", "customData": {"cart": "c-991"},
+    "recipient": {"name": "Maria da Silva", "zipCode": "01311100", "street": "Avenida Paulista",
+                  "number": "1000", "city": "Sao Paulo", "state": "SP", "country": "BR"},
+    "items": [{"productId": "photobook", "quantity": 1, "parts": [
+        {"id": "cover", "url": "https://files.example.com/o42/cover.pdf", "pages": 1}]}],
+    "shipments": [
+        {"id": "ZP2ckind4FwRhfIlt5dI", "shipmentMethodId": 1, "name": "Cheapest", "cost": 2.09,
+         "estimatedDeliveryDays": 7},
+        {"id": "Xk29dPq0LmA7rT5vB1cE", "shipmentMethodId": 2, "name": "Fastest", "cost": 15.3,
+         "estimatedDeliveryDays": 2}],
+    "subtotal": 41.4, "total": 41.4,
+}  # fmt: skip
+APPROVED_ORDER = {
+    "id": "skR3yfgC9AfpDq6ixDzt", "partnerId": "eHxI1wQ5stcOsmTG5aAr",
+    "partnerName": "Partner Name", "status": "APPROVED", "createdAt": "2020-08-26T22:02:32.970683Z",
+    "recipient": {"name": "Maria da Silva", "zipCode": "01311100"},
+    "items": [{"productId": "photobook", "quantity": 1, "parts": []}],
+    "shipment": {"id": "ZP2ckind4FwRhfIlt5dI", "shipmentMethodId": 1, "name": "Cheapest",
+                 "cost": 2.09, "estimatedDeliveryDays": 7},
+    "subtotal": 41.4, "shippingCost": 2.09, "total": 43.49,
+}  # fmt: skip
+RECIPIENT = {
+    "name": "Maria da Silva",
+    "email": "maria@example.com",
+    "phone": "+5511999990000",
+    "document": "12345678909",
+    "zip_code": "01311-100",
+    "street": "Avenida Paulista",
+    "number": "1000",
+    "complement": "apto 12",
+    "neighborhood": "Bela Vista",
+    "city": "Sao Paulo",
+    "state": "SP",
+    "country": "BR",
+}
+ITEMS = [
+    {
+        "product_id": "photobook",
+        "quantity": 1,
+        "parts": [
+            {"id": "cover", "url": "https://files.example.com/o42/cover.pdf", "pages": 1},
+            {"id": "pages", "url": "https://files.example.com/o42/pages.pdf", "pages": 24},
+        ],
+    }
+]
+# samples.md flow 1 request body, verbatim.
+FLOW_1_BODY = (
+    b'{"partnerOrderID":"INV-2020-0042","customData":{"cart":"c-991"},'
+    b'"statusNotificationUrl":"https://partner.example.com/digipix/notify?token=s3cr3t",'
+    b'"recipient":{"name":"Maria da Silva","email":"maria@example.com",'
+    b'"phone":"+5511999990000","document":"12345678909","zipCode":"01311100",'
+    b'"street":"Avenida Paulista","number":"1000","complement":"apto 12",'
+    b'"neighborhood":"Bela Vista","city":"Sao Paulo","state":"SP","country":"BR"},'
+    b'"items":[{"productId":"photobook","quantity":1,"parts":['
+    b'{"id":"cover","url":"https://files.example.com/o42/cover.pdf","pages":1},'
+    b'{"id":"pages","url":"https://files.example.com/o42/pages.pdf","pages":24}]}]}'
+)
+FLOW_1 = {
+    "partner_order_id": "INV-2020-0042",
+    "custom_data": {"cart": "c-991"},
+    "status_notification_url": "https://partner.example.com/digipix/notify?token=s3cr3t",
+}
+
+
+@pytest.fixture
+def api() -> Iterator[aioresponses]:
+    with aioresponses() as mocked:
+        mocked.post(TOKEN_URL, payload={"access_token": "tok", "expires_in": 3600}, repeat=True)
+        yield mocked
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[DigipixClient]:
+    async with DigipixClient("abc123", "secret", base_url=BASE) as client:
+        yield client
+
+
+def only_call(api: aioresponses, method: str, path: str) -> Any:
+    (call,) = api.requests[(method, URL(f"{BASE}{path}"))]
+    return call
+
+
+def sent_json(api: aioresponses, method: str, path: str) -> Any:
+    return json.loads(only_call(api, method, path).kwargs["data"])
+
+
+async def test_products_list(api: aioresponses, client: DigipixClient) -> None:
+    api.get(f"{BASE}/v1/products", payload=[{"id": "photobook", "price": 10.9}])
+
+    (product,) = await client.products.list()
+
+    assert product.price == Decimal("10.9")
+    assert only_call(api, "GET", "/v1/products").kwargs["data"] is None
+
+
+async def test_products_get(api: aioresponses, client: DigipixClient) -> None:
+    api.get(
+        f"{BASE}/v1/products/photobook",
+        body=b'{"id": "photobook", "name": "Photobook", "internalCode": 123, "price": 10.9, '
+        b'"weight": 400, "productionTime": 5, '
+        b'"parts": [{"id": "cover", "name": "Cover"}, {"id": "pages", "name": "Pages"}]}',
+    )
+
+    product = await client.products.get("photobook")
+
+    assert (product.internal_code, product.weight, product.production_time) == (123, 400, 5)
+    assert [part.name for part in product.parts] == ["Cover", "Pages"]
+
+
+async def test_quote(api: aioresponses, client: DigipixClient) -> None:
+    api.post(f"{BASE}/v1/quote", payload=QUOTE_ORDER["shipments"])
+
+    options = await client.quotes.create(
+        zip_code="01311-100", items=[{"product_id": "photobook", "quantity": 2, "pages": 24}]
+    )
+
+    assert only_call(api, "POST", "/v1/quote").kwargs["data"] == (
+        b'{"zipCode":"01311100","items":[{"productId":"photobook","quantity":2,"pages":24}]}'
+    )
+    assert [(o.shipment_method_id, o.cost) for o in options] == [
+        (ShipmentMethod.CHEAPEST, Decimal("2.09")),
+        (ShipmentMethod.FASTEST, Decimal("15.3")),
+    ]
+
+
+async def test_create_flow_1_is_the_samples_body_byte_for_byte(
+    api: aioresponses, client: DigipixClient
+) -> None:
+    api.post(f"{BASE}/v1/orders", status=201, payload=QUOTE_ORDER)
+
+    order = await client.orders.create(recipient=RECIPIENT, items=ITEMS, **FLOW_1)
+
+    assert only_call(api, "POST", "/v1/orders").kwargs["data"] == FLOW_1_BODY
+    assert order.status is OrderStatus.QUOTE
+    assert order.created_at is not None
+    assert order.created_at.microsecond == 758205
+    assert order.total == Decimal("41.4")
+    assert [option.id for option in order.shipments] == [
+        "ZP2ckind4FwRhfIlt5dI",
+        "Xk29dPq0LmA7rT5vB1cE",
+    ]
+
+
+async def test_create_flow_2_adds_status_and_shipment_id(
+    api: aioresponses, client: DigipixClient
+) -> None:
+    api.post(f"{BASE}/v1/orders", status=201, payload=APPROVED_ORDER)
+
+    await client.orders.create(
+        recipient=RECIPIENT, items=ITEMS, shipment_id="ZP2ckind4FwRhfIlt5dI", **FLOW_1
+    )
+
+    body = only_call(api, "POST", "/v1/orders").kwargs["data"]
+    assert body == FLOW_1_BODY[:-1] + b',"status":"APPROVED","shipmentId":"ZP2ckind4FwRhfIlt5dI"}'
+
+
+async def test_create_flow_3_adds_status_and_method(
+    api: aioresponses, client: DigipixClient
+) -> None:
+    api.post(f"{BASE}/v1/orders", status=201, payload=APPROVED_ORDER)
+
+    order = await client.orders.create(
+        recipient=Recipient(**RECIPIENT), items=ITEMS, shipment_method=ShipmentMethod.CHEAPEST
+    )
+
+    body = sent_json(api, "POST", "/v1/orders")
+    assert (body["status"], body["shipmentMethodId"]) == ("APPROVED", 1)
+    assert "shipmentId" not in body
+    assert "partnerOrderID" not in body
+    assert order.total == Decimal("43.49")
+    assert order.shipping_cost == Decimal("2.09")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        (
+            {"shipment_id": "ZP2ckind4FwRhfIlt5dI"},
+            b'{"status":"approved","shipmentId":"ZP2ckind4FwRhfIlt5dI"}',
+        ),
+        (
+            {"shipment_method": ShipmentMethod.FASTEST},
+            b'{"status":"approved","shipmentMethodId":2}',
+        ),
+    ],
+)
+async def test_approve_both_ways(
+    api: aioresponses, client: DigipixClient, kwargs: dict[str, Any], expected: bytes
+) -> None:
+    api.patch(f"{BASE}/v1/orders/tFN9mEXgro9feZ7Fjf61", payload=APPROVED_ORDER)
+
+    order = await client.orders.approve("tFN9mEXgro9feZ7Fjf61", **kwargs)
+
+    assert only_call(api, "PATCH", "/v1/orders/tFN9mEXgro9feZ7Fjf61").kwargs["data"] == expected
+    assert order.status is OrderStatus.APPROVED
+
+
+async def test_cancel(api: aioresponses, client: DigipixClient) -> None:
+    api.patch(
+        f"{BASE}/v1/orders/tFN9mEXgro9feZ7Fjf61", payload={**QUOTE_ORDER, "status": "CANCELED"}
+    )
+
+    order = await client.orders.cancel("tFN9mEXgro9feZ7Fjf61")
+
+    call = only_call(api, "PATCH", "/v1/orders/tFN9mEXgro9feZ7Fjf61")
+    assert call.kwargs["data"] == b'{"status":"canceled"}'
+    assert call.kwargs["headers"]["Content-Type"] == "application/json"
+    assert order.status is OrderStatus.CANCELED
+
+
+async def test_get_keeps_unknown_fields_and_statuses(
+    api: aioresponses, client: DigipixClient
+) -> None:
+    api.get(
+        f"{BASE}/v1/orders/icTwB5S3rtfEgvE41DEo",
+        payload={**APPROVED_ORDER, "id": "icTwB5S3rtfEgvE41DEo", "status": "ON_HOLD", "eta": 3},
+    )
+
+    order = await client.orders.get("icTwB5S3rtfEgvE41DEo")
+
+    assert isinstance(order, Order)
+    assert order.status == "ON_HOLD"
+    assert order.extra == {"eta": 3}
+    assert only_call(api, "GET", "/v1/orders/icTwB5S3rtfEgvE41DEo").kwargs["headers"][
+        "Authorization"
+    ] == ("Bearer tok")
+
+
+async def test_a_body_of_the_wrong_shape_is_a_response_validation_error(
+    api: aioresponses, client: DigipixClient
+) -> None:
+    from digipix_async import APIResponseValidationError
+
+    api.get(f"{BASE}/v1/orders/x", payload={"status": "QUOTE"})
+    api.get(f"{BASE}/v1/orders/y", body=b"<html>not json</html>")
+
+    with pytest.raises(APIResponseValidationError, match=r"id.*\$") as missing_id:
+        await client.orders.get("x")
+    with pytest.raises(APIResponseValidationError) as not_json:
+        await client.orders.get("y")
+
+    assert missing_id.value.status == 200
+    assert not_json.value.body == "<html>not json</html>"
+
+
+# -- client-side validation: nothing on the wire ------------------------------------
+
+BAD_CALLS = [
+    ("zip_code", lambda c: c.quotes.create(zip_code="1311-100", items=ITEMS)),
+    ("items", lambda c: c.quotes.create(zip_code="01311100", items=[])),
+    ("items[0].quantity", lambda c: c.quotes.create(
+        zip_code="01311100", items=[{"product_id": "photobook", "quantity": 0}])),
+    ("recipient.zip_code", lambda c: c.orders.create(
+        recipient={**RECIPIENT, "zip_code": "0131110"}, items=ITEMS)),
+    ("recipient.city", lambda c: c.orders.create(
+        recipient={k: v for k, v in RECIPIENT.items() if k != "city"}, items=ITEMS)),
+    ("recipient.zipcode", lambda c: c.orders.create(
+        recipient={**RECIPIENT, "zipcode": "01311100"}, items=ITEMS)),
+    ("partner_order_id", lambda c: c.orders.create(
+        recipient=RECIPIENT, items=ITEMS, partner_order_id="x" * 65)),
+    ("items", lambda c: c.orders.create(recipient=RECIPIENT, items=[])),
+    ("items[0].quantity", lambda c: c.orders.create(
+        recipient=RECIPIENT, items=[{"product_id": "photobook", "quantity": -1}])),
+    ("shipment_method", lambda c: c.orders.create(
+        recipient=RECIPIENT, items=ITEMS, shipment_id="a", shipment_method=1)),
+    ("shipment_method", lambda c: c.orders.create(
+        recipient=RECIPIENT, items=ITEMS, shipment_method=4)),
+    ("status_notification_url", lambda c: c.orders.create(
+        recipient=RECIPIENT, items=ITEMS, status_notification_url="notify-me")),
+    ("shipment_id", lambda c: c.orders.approve("o1")),
+    ("shipment_method", lambda c: c.orders.approve("o1", shipment_id="a", shipment_method=2)),
+    ("order_id", lambda c: c.orders.get("")),
+    ("order_id", lambda c: c.orders.cancel("..")),
+    ("product_id", lambda c: c.products.get(None)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("field", "call"), BAD_CALLS)
+async def test_bad_input_is_refused_before_anything_is_sent(
+    api: aioresponses, client: DigipixClient, field: str, call: Any
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        await call(client)
+
+    assert caught.value.field == field
+    assert field in str(caught.value)
+    assert api.requests == {}  # not even the token request
