@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import CallbackResult, aioresponses
+from samples import ITEMS, RECIPIENT
 from yarl import URL
 
 from digipix_async import (
@@ -37,15 +38,6 @@ OPTIONS = [
 ]  # fmt: skip
 PRODUCT = {"id": "photobook", "name": "Photobook", "price": 10.9, "parts": []}
 ORDER = {"id": "tFN9mEXgro9feZ7Fjf61", "status": "QUOTE", "subtotal": 41.4, "total": 41.4}
-RECIPIENT = {
-    "name": "Maria da Silva",
-    "zip_code": "01311-100",
-    "street": "Avenida Paulista",
-    "number": "1000",
-    "city": "Sao Paulo",
-    "state": "SP",
-}
-ITEMS = [{"product_id": "photobook", "quantity": 1}]
 
 
 @pytest.fixture(autouse=True)

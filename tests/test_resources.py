@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aioresponses import aioresponses
+from samples import ITEMS, RECIPIENT
 from yarl import URL
 
 from digipix_async import (
@@ -52,30 +53,6 @@ APPROVED_ORDER = {
                  "cost": 2.09, "estimatedDeliveryDays": 7},
     "subtotal": 41.4, "shippingCost": 2.09, "total": 43.49,
 }  # fmt: skip
-RECIPIENT = {
-    "name": "Maria da Silva",
-    "email": "maria@example.com",
-    "phone": "+5511999990000",
-    "document": "12345678909",
-    "zip_code": "01311-100",
-    "street": "Avenida Paulista",
-    "number": "1000",
-    "complement": "apto 12",
-    "neighborhood": "Bela Vista",
-    "city": "Sao Paulo",
-    "state": "SP",
-    "country": "BR",
-}
-ITEMS = [
-    {
-        "product_id": "photobook",
-        "quantity": 1,
-        "parts": [
-            {"id": "cover", "url": "https://files.example.com/o42/cover.pdf", "pages": 1},
-            {"id": "pages", "url": "https://files.example.com/o42/pages.pdf", "pages": 24},
-        ],
-    }
-]
 # samples.md flow 1 request body, verbatim.
 FLOW_1_BODY = (
     b'{"partnerOrderID":"INV-2020-0042","customData":{"cart":"c-991"},'

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import aiohttp
 import pytest
 from aiohttp import web
+from samples import ITEMS, RECIPIENT
 
 from digipix_async import (
     APIConnectionError,
@@ -26,15 +27,6 @@ from digipix_async import (
 )
 
 ORDER = {"id": "o-1", "status": "APPROVED"}
-RECIPIENT = {
-    "name": "Maria",
-    "zip_code": "01311100",
-    "street": "Av. Paulista",
-    "number": "1000",
-    "city": "Sao Paulo",
-    "state": "SP",
-}
-ITEMS = [{"product_id": "photobook", "quantity": 1}]
 
 
 @pytest.fixture(autouse=True)

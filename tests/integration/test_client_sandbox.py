@@ -12,6 +12,7 @@ import time
 from decimal import Decimal
 
 import pytest
+from samples import CART, ITEMS, RECIPIENT
 
 from digipix_async import (
     APIConnectionError,
@@ -27,28 +28,6 @@ from digipix_async import (
     ValidationError,
 )
 from digipix_async.sandbox import SandboxServer
-
-RECIPIENT = {
-    "name": "Maria da Silva",
-    "email": "maria@example.com",
-    "zip_code": "01311-100",
-    "street": "Avenida Paulista",
-    "number": "1000",
-    "city": "Sao Paulo",
-    "state": "SP",
-    "country": "BR",
-}
-ITEMS = [
-    {
-        "product_id": "photobook",
-        "quantity": 1,
-        "parts": [
-            {"id": "cover", "url": "https://files.example.com/o42/cover.pdf", "pages": 1},
-            {"id": "pages", "url": "https://files.example.com/o42/pages.pdf", "pages": 24},
-        ],
-    }
-]
-CART = [{"product_id": "photobook", "quantity": 2, "pages": 24}]
 
 
 async def test_products_list_and_get(digipix_client: DigipixClient) -> None:

@@ -19,28 +19,13 @@ import aiohttp
 import attrs
 import pytest
 from aiohttp import web
+from samples import ITEMS, RECIPIENT
 
 from digipix_async import DigipixClient, Order, OrderStatus, ShipmentMethod
 from digipix_async.sandbox import SandboxServer
 from digipix_async.webhooks import NotificationEvent, aiohttp_handler, notification_url
 
 SECRET = "e2e-wh-s3cr3t-41f0"
-RECIPIENT = {
-    "name": "Maria da Silva",
-    "zip_code": "01311-100",
-    "street": "Avenida Paulista",
-    "number": "1000",
-    "city": "Sao Paulo",
-    "state": "SP",
-    "country": "BR",
-}
-ITEMS = [
-    {
-        "product_id": "photobook",
-        "quantity": 1,
-        "parts": [{"id": "cover", "url": "https://files.example.com/o42/cover.pdf", "pages": 1}],
-    }
-]
 
 
 class Shop:
