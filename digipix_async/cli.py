@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TextIO
+
+from aiohttp import web
 
 from digipix_async._client import DigipixClient
 from digipix_async._errors import DigipixError
 from digipix_async.models import Order, OrderStatus, ShipmentMethod, ShippingOption
 from digipix_async.sandbox import SandboxServer
+from digipix_async.webhooks import NotificationEvent, aiohttp_handler, notification_url
 
 __all__ = ["main"]
 
@@ -92,10 +97,41 @@ async def _read_only_tour(client: DigipixClient, say: _Printer) -> str:
     return chosen
 
 
+@contextlib.asynccontextmanager
+async def _receiver(client: DigipixClient, say: _Printer) -> AsyncIterator[str]:
+    """Run a status-notification receiver on loopback; yield the URL to give Digipix."""
+
+    async def on_status(event: NotificationEvent) -> None:
+        tracking = ", ".join(
+            f"{item.carrier} {item.code}" for item in event.notification.tracking_items
+        )
+        say.line(
+            f"notified: {event.order_id} is {event.status.value}"
+            f"{f' ({tracking})' if tracking else ''}, customData "
+            f"{dict(event.notification.custom_data or {})}"
+        )
+
+    secret = secrets.token_urlsafe(16)
+    app = web.Application()
+    app.router.add_post("/digipix", aiohttp_handler(on_status, secret=secret, verify_with=client))
+    runner = web.AppRunner(app, access_log=None)  # an access log would show the secret
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        yield notification_url(f"http://127.0.0.1:{port}/digipix", secret)
+    finally:
+        await runner.cleanup()
+
+
 async def _sandbox_tour(sandbox: SandboxServer, say: _Printer) -> None:
-    async with DigipixClient(
-        sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url
-    ) as client:
+    async with (
+        DigipixClient(
+            sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url
+        ) as client,
+        _receiver(client, say) as notify_url,
+    ):
         product_id = await _read_only_tour(client, say)
         items = _items(product_id)
 
@@ -105,12 +141,14 @@ async def _sandbox_tour(sandbox: SandboxServer, say: _Printer) -> None:
             items=items,
             partner_order_id="DEMO-0001",
             custom_data={"cart": "c-991"},
+            status_notification_url=notify_url,
         )
         say.order("created", quoted)
         for option in quoted.shipments:
             say.option(option)
         approved = await client.orders.approve(quoted.id, shipment_id=quoted.shipments[0].id)
         say.order("approved", approved)
+        await sandbox.wait_notifications()
 
         say.section("Flow 2: pre-approved with a quote's shipment id")
         options = await client.quotes.create(
@@ -136,15 +174,19 @@ async def _sandbox_tour(sandbox: SandboxServer, say: _Printer) -> None:
         cancelled = await client.orders.cancel(third.id)
         say.order("cancelled", cancelled)
 
-        say.section(f"Life cycle of {approved.id}")
+        say.section(f"Life cycle of {approved.id}, with its status notifications")
         for step in (OrderStatus.IN_MANUFACTURING, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
             await sandbox.advance(approved.id, to=step)
-            tracked = await client.orders.get(approved.id)
-            say.order("now", tracked)
+            # Steps are days apart in real life: let each notification arrive (and be
+            # verified against the API) before the next step.
+            await sandbox.wait_notifications()
+            say.order("now", await client.orders.get(approved.id))
         delivered = await client.orders.get(approved.id)
+        received = sum(record.delivered for record in sandbox.notifications)
 
     say.section("Summary")
     say.line(f"orders placed: 3 (one cancelled); {approved.id} is {delivered.status.value}")
+    say.line(f"status notifications delivered to the receiver: {received}")
     say.line(f"token requests the sandbox saw: {sandbox.token_requests}")
 
 

@@ -28,6 +28,12 @@ def test_demo_without_credentials_runs_every_flow_on_the_sandbox(
     assert "CANCELED" in text
     assert "is DELIVERED" in text
     assert "token requests the sandbox saw: 1" in text
+    # The flow 1 order's notifications reached the demo's verified receiver, in order.
+    notified = [
+        line.split(" is ")[1].split()[0] for line in text.splitlines() if "notified:" in line
+    ]
+    assert notified == ["APPROVED,", "IN_MANUFACTURING,", "SHIPPED", "DELIVERED"]
+    assert "status notifications delivered to the receiver: 4" in text
 
 
 async def run_demo(sandbox: SandboxServer, secret: str) -> tuple[int, str, str]:
