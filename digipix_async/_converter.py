@@ -111,7 +111,7 @@ def _structure_str(value: Any, _: Any) -> str:
 
 
 def _structure_int(value: Any, _: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
         return value
     # A JSON "7.0" arrives as Decimal; accept it only when nothing is lost.
     if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
@@ -158,12 +158,15 @@ def _structure_status(value: Any, _: Any) -> OrderStatus:
     raise _BadValue(f"expected a non-empty status string, got {value!r}")
 
 
+_METHOD_BY_NUMBER: dict[int, ShipmentMethod] = {int(method): method for method in ShipmentMethod}
+
+
 def _structure_method_id(value: Any, _: Any) -> int | None:
     if value is None:
         return None
     number = _structure_int(value, int)
     # A method the SDK does not know stays a plain int instead of failing.
-    return ShipmentMethod(number) if number in ShipmentMethod._value2member_map_ else number
+    return _METHOD_BY_NUMBER.get(number, number)
 
 
 def _plain_int(value: int | None) -> int | None:
@@ -195,9 +198,15 @@ def _new_converter(*, detailed: bool, forbid_extra_keys: bool = False) -> cattrs
     return converter
 
 
-def _optional(hook: Hook) -> Hook:
+def _optional(hook: Hook, inner: Any) -> Hook:
+    # Most optional fields are str or int: a value of exactly that type needs no
+    # further call (the hot path of every response).
+    exact = inner if inner in (str, int) else None
+
     def optional(value: Any, cl: Any) -> Any:
-        return None if value is None else hook(value, cl)
+        if value is None or value.__class__ is exact:
+            return value
+        return hook(value, cl)
 
     return optional
 
@@ -222,7 +231,7 @@ def _register_field_types(converter: cattrs.Converter, cls: type[Any], *, fast: 
     for field in attrs.fields(attrs.resolve_types(cls)):
         args = get_args(field.type)
         if get_origin(field.type) is UnionType and len(args) == 2 and args[1] is NoneType:
-            hook = _optional(converter.get_structure_hook(args[0]))
+            hook = _optional(converter.get_structure_hook(args[0]), args[0])
             converter.register_structure_hook(field.type, hook)
         elif get_origin(field.type) is tuple:
             inner = converter.get_structure_hook(args[0] if fast else field.type)
@@ -307,15 +316,19 @@ def _input_hook(converter: cattrs.Converter, cls: type[Any]) -> Hook:
 _fast = _new_converter(detailed=False)
 _detailed = _new_converter(detailed=True)
 # User input uses Python names and refuses unknown keys (a typo is never dropped).
-# A converter of its own because hooks are per type; it holds no wire name.
+# Converters of their own because hooks are per type; they hold no wire name. The
+# same fast-then-detailed split: input is read on every request.
+_input_fast = _new_converter(detailed=False, forbid_extra_keys=True)
 _input = _new_converter(detailed=True, forbid_extra_keys=True)
 
+_CONVERTERS = ((_fast, True), (_detailed, False), (_input_fast, True), (_input, False))
 for _cls in _MODELS:
-    for _conv, _is_fast in ((_fast, True), (_detailed, False), (_input, False)):
+    for _conv, _is_fast in _CONVERTERS:
         _register_field_types(_conv, _cls, fast=_is_fast)
     _fast.register_structure_hook(_cls, _wire_structure_hook(_fast, _cls))
     _fast.register_unstructure_hook(_cls, _wire_unstructure_hook(_fast, _cls))
     _detailed.register_structure_hook(_cls, _wire_structure_hook(_detailed, _cls))
+    _input_fast.register_structure_hook(_cls, _input_hook(_input_fast, _cls))
     _input.register_structure_hook(_cls, _input_hook(_input, _cls))
 
 
@@ -372,18 +385,36 @@ def structure(data: Any, cls: type[T]) -> T: ...
 def structure(data: Any, cls: Any) -> Any: ...
 
 
+def _list_of(hook: Hook, element: type[Any]) -> Hook:
+    def structure_list(data: Any, _: Any) -> list[Any]:
+        # cattrs would iterate a string or an object's keys as if they were a list.
+        if not isinstance(data, list):
+            raise _BadValue(f"expected a JSON array, got {_type_name(data)}")
+        return [hook(item, element) for item in data]
+
+    return structure_list
+
+
+# What resources ask for, resolved once: no hook lookup on the per-call path.
+_ENTRY_HOOKS: dict[Any, Hook] = {}
+for _cls in _MODELS:
+    _ENTRY_HOOKS[_cls] = _fast.get_structure_hook(_cls)
+    _ENTRY_HOOKS[list[_cls]] = _list_of(_ENTRY_HOOKS[_cls], _cls)
+
+
 def structure(data: Any, cls: Any) -> Any:
     """Build ``cls`` (a model class or ``list[Model]``) from wire-named plain values.
 
     Raises :class:`StructureError` for any data that does not fit.
     """
-    # cattrs would iterate a string or an object's keys as if they were a list.
-    if get_origin(cls) is list and not isinstance(data, list):
-        problem = f"expected a JSON array, got {_type_name(data)} @ $"
-        raise StructureError(_class_name(cls), [problem])
     try:
-        return _fast.structure(data, cls)
+        hook = _ENTRY_HOOKS.get(cls)
+        return hook(data, cls) if hook is not None else _fast.structure(data, cls)
     except Exception as fast_error:  # any failure here is bad data, whatever raised it
+        # cattrs would iterate a string or an object's keys as if they were a list.
+        if get_origin(cls) is list and not isinstance(data, list):
+            problem = f"expected a JSON array, got {_type_name(data)} @ $"
+            raise StructureError(_class_name(cls), [problem]) from fast_error
         try:
             _detailed.structure(data, cls)
         except Exception as exc:
@@ -406,7 +437,11 @@ def from_input(value: Any, cls: type[T], field: str) -> T:
     ``items[1].quantity``) of a wrong type, a missing field or an unknown key.
     """
     try:
-        return _input.structure(value, cls)
-    except Exception as exc:  # any failure here is bad input, whatever cattrs raised
-        path, problem = _problems(exc, field)[0]
-        raise ValidationError(path, problem) from exc
+        return _input_fast.structure(value, cls)
+    except Exception:  # bad input: read it again, noting the path of each problem
+        try:
+            _input.structure(value, cls)
+        except Exception as exc:
+            path, problem = _problems(exc, field)[0]
+            raise ValidationError(path, problem) from exc
+        raise  # pragma: no cover - both converters share every rule

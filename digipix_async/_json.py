@@ -32,14 +32,22 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid JSON number")
 
 
+# Built once: json.loads() with options would build a decoder on every call.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
 def loads(data: bytes | str) -> Any:
     """Parse JSON into plain values, every fraction as an exact ``Decimal``.
 
-    Raises ``json.JSONDecodeError`` (a ``ValueError``) on bad JSON, and
-    ``ValueError`` for ``NaN``/``Infinity`` (not JSON) or hostile nesting depth.
+    Bytes must be UTF-8, as RFC 8259 requires of JSON exchanged between systems.
+    Raises ``json.JSONDecodeError`` or ``UnicodeDecodeError`` (both ``ValueError``)
+    on bad input, and ``ValueError`` for ``NaN``/``Infinity`` (not JSON) or hostile
+    nesting depth.
     """
+    if not isinstance(data, str):
+        data = data.decode("utf-8")
     try:
-        return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+        return _DECODER.decode(data)
     except RecursionError:
         # Callers catch ValueError for bad bodies; a hostile nesting depth is one.
         raise ValueError("JSON nested too deeply") from None
