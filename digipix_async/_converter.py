@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
-from types import NoneType, UnionType
+from types import GenericAlias, NoneType, UnionType
 from typing import Any, TypeVar, get_args, get_origin, overload
 
 import attrs
@@ -379,12 +379,6 @@ def _class_name(cls: Any) -> str:
     return getattr(cls, "__name__", repr(cls))
 
 
-@overload
-def structure(data: Any, cls: type[T]) -> T: ...
-@overload
-def structure(data: Any, cls: Any) -> Any: ...
-
-
 def _list_of(hook: Hook, element: type[Any]) -> Hook:
     def structure_list(data: Any, _: Any) -> list[Any]:
         # cattrs would iterate a string or an object's keys as if they were a list.
@@ -399,7 +393,13 @@ def _list_of(hook: Hook, element: type[Any]) -> Hook:
 _ENTRY_HOOKS: dict[Any, Hook] = {}
 for _cls in _MODELS:
     _ENTRY_HOOKS[_cls] = _fast.get_structure_hook(_cls)
-    _ENTRY_HOOKS[list[_cls]] = _list_of(_ENTRY_HOOKS[_cls], _cls)
+    _ENTRY_HOOKS[GenericAlias(list, (_cls,))] = _list_of(_ENTRY_HOOKS[_cls], _cls)
+
+
+@overload
+def structure(data: Any, cls: type[T]) -> T: ...
+@overload
+def structure(data: Any, cls: Any) -> Any: ...
 
 
 def structure(data: Any, cls: Any) -> Any:
