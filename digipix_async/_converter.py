@@ -24,10 +24,9 @@ plus one key-set comparison per object to look for unknown fields.
 from __future__ import annotations
 
 import difflib
-import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from types import GenericAlias, NoneType, UnionType
@@ -48,7 +47,20 @@ from cattrs.v import format_exception
 from digipix_async import models
 from digipix_async._errors import ValidationError
 from digipix_async._json import format_datetime
-from digipix_async.models import OrderStatus, ShipmentMethod
+from digipix_async._wire_values import (
+    BadValue,
+    plain_int,
+    structure_datetime,
+    structure_float,
+    structure_int,
+    structure_method_id,
+    structure_money,
+    structure_status,
+    structure_str,
+    type_name,
+    unstructure_status,
+)
+from digipix_async.models import OrderStatus
 
 __all__ = ["StructureError", "from_input", "structure", "unstructure"]
 
@@ -93,91 +105,6 @@ class StructureError(ValueError):
         self.problems = problems
 
 
-class _BadValue(ValueError):
-    """A hook's own refusal; its text is already the message to show."""
-
-
-def _type_name(value: object) -> str:
-    return type(value).__name__
-
-
-# --- primitives: strict, so a wrong type is an error rather than a silent str()/int()
-
-
-def _structure_str(value: Any, _: Any) -> str:
-    if isinstance(value, str):
-        return value
-    raise _BadValue(f"expected a string, got {_type_name(value)}")
-
-
-def _structure_int(value: Any, _: Any) -> int:
-    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    # A JSON "7.0" arrives as Decimal; accept it only when nothing is lost.
-    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        return int(value)
-    raise _BadValue(f"expected an integer, got {value!r}")
-
-
-def _structure_float(value: Any, _: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    if isinstance(value, Decimal) and value.is_finite():
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise _BadValue(f"expected a number, got {value!r}")
-
-
-def _structure_money(value: Any, _: Any) -> Decimal:
-    if isinstance(value, Decimal) and value.is_finite():
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    # Data that came through another JSON parser: the shortest repr is what was sent.
-    if isinstance(value, float) and math.isfinite(value):
-        return Decimal(repr(value))
-    raise _BadValue(f"expected an amount (a JSON number), got {value!r}")
-
-
-def _structure_datetime(value: Any, _: Any) -> datetime:
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            # Python 3.11 reads any number of fractional digits and truncates past 6.
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise _BadValue(f"expected an ISO 8601 date-time, got {value!r}") from None
-    else:
-        raise _BadValue(f"expected an ISO 8601 date-time, got {_type_name(value)}")
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _structure_status(value: Any, _: Any) -> OrderStatus:
-    if isinstance(value, str) and value:
-        return OrderStatus(value)
-    raise _BadValue(f"expected a non-empty status string, got {value!r}")
-
-
-_METHOD_BY_NUMBER: dict[int, ShipmentMethod] = {int(method): method for method in ShipmentMethod}
-
-
-def _structure_method_id(value: Any, _: Any) -> int | None:
-    if value is None:
-        return None
-    number = _structure_int(value, int)
-    # A method the SDK does not know stays a plain int instead of failing.
-    return _METHOD_BY_NUMBER.get(number, number)
-
-
-def _plain_int(value: int | None) -> int | None:
-    # A ShipmentMethod member becomes the bare number plain values are made of.
-    return None if value is None else int(value)
-
-
-def _unstructure_status(value: OrderStatus) -> str:
-    return str.__str__(value)
-
-
 def _new_converter(*, detailed: bool, forbid_extra_keys: bool = False) -> cattrs.Converter:
     converter = cattrs.Converter(
         detailed_validation=detailed,
@@ -185,16 +112,16 @@ def _new_converter(*, detailed: bool, forbid_extra_keys: bool = False) -> cattrs
         unstruct_collection_overrides={Sequence: list},
     )
     for cls, hook in (
-        (str, _structure_str),
-        (int, _structure_int),
-        (float, _structure_float),
-        (Decimal, _structure_money),
-        (datetime, _structure_datetime),
-        (OrderStatus, _structure_status),
+        (str, structure_str),
+        (int, structure_int),
+        (float, structure_float),
+        (Decimal, structure_money),
+        (datetime, structure_datetime),
+        (OrderStatus, structure_status),
     ):
         converter.register_structure_hook(cls, hook)
     converter.register_unstructure_hook(datetime, format_datetime)
-    converter.register_unstructure_hook(OrderStatus, _unstructure_status)
+    converter.register_unstructure_hook(OrderStatus, unstructure_status)
     return converter
 
 
@@ -217,7 +144,7 @@ def _array(hook: Hook, element: Any, *, fast: bool) -> Hook:
             return ()  # servers that write null for an empty list (a .NET habit)
         # cattrs alone would read a string's letters or an object's keys as a list.
         if not isinstance(value, list | tuple):
-            raise _BadValue(f"expected a JSON array, got {_type_name(value)}")
+            raise BadValue(f"expected a JSON array, got {type_name(value)}")
         if fast:
             return tuple([hook(item, element) for item in value])
         return hook(value, cl)  # cattrs' own loop, which notes the failing index
@@ -239,8 +166,8 @@ def _register_field_types(converter: cattrs.Converter, cls: type[Any], *, fast: 
             converter.register_structure_hook_func(partial(operator.eq, field.type), hook)
 
 
-def _not_an_object(data: Any) -> _BadValue:
-    return _BadValue(f"expected a JSON object, got {_type_name(data)}")
+def _not_an_object(data: Any) -> BadValue:
+    return BadValue(f"expected a JSON object, got {type_name(data)}")
 
 
 def _wire_overrides(cls: type[Any]) -> dict[str, Any]:
@@ -253,8 +180,8 @@ def _wire_overrides(cls: type[Any]) -> dict[str, Any]:
         overrides[field.name] = override(
             rename=_WIRE_NAMES.get(field.name),
             omit_if_default=field.default is None or field.name in _OMIT_WHEN_EMPTY,
-            struct_hook=_structure_method_id if method else None,
-            unstruct_hook=_plain_int if method else None,
+            struct_hook=structure_method_id if method else None,
+            unstruct_hook=plain_int if method else None,
         )
     return overrides
 
@@ -297,7 +224,7 @@ def _input_hook(converter: cattrs.Converter, cls: type[Any]) -> Hook:
     names = tuple(a.name for a in attrs.fields(cls))
     overrides: dict[str, Any] = {}
     if "shipment_method_id" in names:
-        overrides["shipment_method_id"] = override(struct_hook=_structure_method_id)
+        overrides["shipment_method_id"] = override(struct_hook=structure_method_id)
     generated = make_dict_structure_fn(cls, converter, **overrides)
 
     def input_hook(data: Any, _: Any) -> Any:
@@ -305,7 +232,7 @@ def _input_hook(converter: cattrs.Converter, cls: type[Any]) -> Hook:
         if isinstance(data, cls):
             data = {name: getattr(data, name) for name in names}
         elif not isinstance(data, Mapping):
-            raise _BadValue(f"expected {cls.__name__} or a mapping, got {_type_name(data)}")
+            raise BadValue(f"expected {cls.__name__} or a mapping, got {type_name(data)}")
         return generated(data, cls)
 
     return input_hook
@@ -336,7 +263,7 @@ for _cls in _MODELS:
 
 
 def _describe(exc: BaseException, cl: Any) -> str:
-    if isinstance(exc, _BadValue):
+    if isinstance(exc, BadValue):
         return str(exc)
     return format_exception(exc, cl)
 
@@ -383,7 +310,7 @@ def _list_of(hook: Hook, element: type[Any]) -> Hook:
     def structure_list(data: Any, _: Any) -> list[Any]:
         # cattrs would iterate a string or an object's keys as if they were a list.
         if not isinstance(data, list):
-            raise _BadValue(f"expected a JSON array, got {_type_name(data)}")
+            raise BadValue(f"expected a JSON array, got {type_name(data)}")
         return [hook(item, element) for item in data]
 
     return structure_list
@@ -413,7 +340,7 @@ def structure(data: Any, cls: Any) -> Any:
     except Exception as fast_error:  # any failure here is bad data, whatever raised it
         # cattrs would iterate a string or an object's keys as if they were a list.
         if get_origin(cls) is list and not isinstance(data, list):
-            problem = f"expected a JSON array, got {_type_name(data)} @ $"
+            problem = f"expected a JSON array, got {type_name(data)} @ $"
             raise StructureError(_class_name(cls), [problem]) from fast_error
         try:
             _detailed.structure(data, cls)
