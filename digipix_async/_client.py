@@ -40,7 +40,7 @@ from digipix_async._sansio import (
     error_from_response,
     is_success,
 )
-from digipix_async._transport import Transport
+from digipix_async._transport import USER_AGENT, Transport
 from digipix_async.resources import Orders, Products, Quotes
 
 if TYPE_CHECKING:
@@ -67,6 +67,34 @@ class _Shared:
     transport: Transport
     auth: TokenRefresher | None = None
     state: _State = _State.OPEN
+
+
+class _Headers:
+    """The request headers for the current token, built once per token, not per call.
+
+    aiohttp copies the mapping it is given, so the same dicts can be handed out.
+    """
+
+    def __init__(self) -> None:
+        self._token: str | None = None
+        self._with_body, self._without_body = self._build(None)
+
+    @staticmethod
+    def _build(token: str | None) -> tuple[dict[str, str], dict[str, str]]:
+        without_body = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if token is not None:
+            without_body["Authorization"] = f"Bearer {token}"
+        return {**without_body, "Content-Type": "application/json"}, without_body
+
+    def get(self, token: str | None, *, with_body: bool) -> dict[str, str]:
+        """Return the headers for a request with ``token`` (None: the token request)."""
+        if token != self._token:
+            self._token = token
+            self._with_body, self._without_body = self._build(token)
+        return self._with_body if with_body else self._without_body
+
+    def __repr__(self) -> str:
+        return "<_Headers>"  # never the Authorization value
 
 
 @attrs.frozen
@@ -117,6 +145,7 @@ class DigipixClient:
             )
         )
         self._shared.auth = TokenRefresher(self._fetch_token)
+        self._headers = _Headers()
         self._owner = True
         self._bind_resources()
 
@@ -283,11 +312,7 @@ class DigipixClient:
                 request_sent=False,
                 attempts=number,
             )
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
+        headers = self._headers.get(token, with_body=body is not None)
         started = time.perf_counter()
         try:
             response = await self._shared.transport.send(

@@ -56,7 +56,6 @@ class Transport:
         return aiohttp.ClientSession(
             connector=connector,
             trace_configs=self._trace_configs,
-            headers={"User-Agent": USER_AGENT},
             # Per-request timeouts are always given; this only rules out "no limit".
             timeout=aiohttp.ClientTimeout(total=300, connect=30, sock_read=60),
         )

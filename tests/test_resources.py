@@ -215,6 +215,8 @@ async def test_cancel(api: aioresponses, client: DigipixClient) -> None:
     call = only_call(api, "PATCH", "/v1/orders/tFN9mEXgro9feZ7Fjf61")
     assert call.kwargs["data"] == b'{"status":"canceled"}'
     assert call.kwargs["headers"]["Content-Type"] == "application/json"
+    assert call.kwargs["headers"]["Accept"] == "application/json"
+    assert call.kwargs["headers"]["User-Agent"].startswith("digipix-async/0.1.0 aiohttp/")
     assert order.status is OrderStatus.CANCELED
 
 
