@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -28,10 +28,14 @@ OAUTH_ROUTE: Final = "/v1/oauth/token"
 
 
 class RequestLog:
-    """Every request the sandbox received, faulted ones included, in arrival order."""
+    """The requests the sandbox received, faulted ones included, in arrival order.
 
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, str]] = []
+    Counts are kept for every request; the ordered entries only for the latest
+    ``keep`` ones, so a standalone sandbox running for days does not grow without end.
+    """
+
+    def __init__(self, keep: int = 100_000) -> None:
+        self.entries: deque[tuple[str, str]] = deque(maxlen=keep)
         self._counts: Counter[tuple[str, str]] = Counter()
 
     def add(self, method: str, path: str) -> None:

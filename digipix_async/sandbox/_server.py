@@ -211,7 +211,7 @@ class SandboxServer:
 
     @property
     def requests(self) -> list[tuple[str, str]]:
-        """Return (method, path) of every request received, in order."""
+        """Return (method, path) of the latest requests received (up to 100,000), in order."""
         return list(self._log.entries)
 
     @property
