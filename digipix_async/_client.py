@@ -327,7 +327,9 @@ class DigipixClient:
                 body=body,
                 total=remaining,
                 connect=min(self._timeout.connect, remaining),
-                read=min(self._timeout.read, remaining),
+                # A read stall longer than the time left is caught by `total` already;
+                # aiohttp re-arms a read timer on every chunk, so skip the redundant one.
+                read=self._timeout.read if self._timeout.read < remaining else None,
             )
         except APIConnectionError as error:
             _log_attempt(request, type(error).__name__, number, started)

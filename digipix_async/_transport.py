@@ -69,13 +69,15 @@ class Transport:
         body: bytes | None,
         total: float,
         connect: float,
-        read: float,
+        read: float | None,
     ) -> Response:
         """Send one request and read the whole answer; one attempt, no retries.
 
-        ``url`` is already percent-encoded. Raises `APITimeoutError` or
-        `APIConnectionError` (``request_sent=False`` only when the connection
-        was never made, so the request provably never reached the server).
+        ``url`` is already percent-encoded; ``read`` None means ``total`` bounds
+        reads too (the caller passes None when the read limit is not the nearer
+        one). Raises `APITimeoutError` or `APIConnectionError`
+        (``request_sent=False`` only when the connection was never made, so the
+        request provably never reached the server).
         """
         session = self._session
         if session is None:
