@@ -25,6 +25,7 @@ from digipix_async._config import DEFAULT_SCOPES, ENVIRONMENTS, Limits, RetryPol
 from digipix_async._errors import (
     APIConnectionError,
     APIResponseValidationError,
+    APIStatusError,
     APITimeoutError,
     DigipixError,
     InternalServerError,
@@ -33,12 +34,11 @@ from digipix_async._errors import (
 )
 from digipix_async._log import log
 from digipix_async._request import Request
-from digipix_async._retry import retry_call
+from digipix_async._retry import Retries, pause
 from digipix_async._sansio import (
     TOKEN_PATH,
     Response,
     error_from_response,
-    is_success,
 )
 from digipix_async._transport import USER_AGENT, Transport
 from digipix_async.resources import Orders, Products, Quotes
@@ -95,13 +95,6 @@ class _Headers:
 
     def __repr__(self) -> str:
         return "<_Headers>"  # never the Authorization value
-
-
-@attrs.frozen
-class _TokenUnavailable:
-    """An attempt could not get a token; the token request already retried on its own."""
-
-    error: DigipixError
 
 
 class DigipixClient:
@@ -231,23 +224,13 @@ class DigipixClient:
             raise RuntimeError("this DigipixClient is closed; create a new one")
 
     # -- the pipeline -------------------------------------------------------------
+    #
+    # Three coroutine frames stand between a resource and aiohttp (_call, _send,
+    # Transport.send): every suspension of a call resumes each frame of the chain,
+    # so the depth is kept small on purpose; retries are decided by a plain object.
 
     async def _call(self, request: Request, result_type: Any) -> Any:
         """Send ``request`` and structure its JSON answer as ``result_type``."""
-        response = await self._send(request)
-        try:
-            return _converter.structure(_json.loads(response.body), result_type)
-        except ValueError as exc:  # bad JSON or StructureError
-            raise APIResponseValidationError(
-                f"{request.method} {request.path}: the answer is not the expected "
-                f"{getattr(result_type, '__name__', result_type)}: {exc}",
-                status=response.status,
-                body=response.body[:2000].decode("utf-8", "replace"),
-                path=request.path,
-            ) from exc
-
-    async def _send(self, request: Request) -> Response:
-        """Send ``request`` with auth and retries and return its successful response."""
         self._check_open()
         if request.scope is not None and request.scope not in self._scopes:
             raise PermissionDeniedError(
@@ -259,83 +242,93 @@ class DigipixClient:
                 path=request.path,
                 attempts=0,
             )
+        response = await self._send(request, authorised=True)
+        try:
+            return _converter.structure(_json.loads(response.body), result_type)
+        except ValueError as exc:  # bad JSON or StructureError
+            raise APIResponseValidationError(
+                f"{request.method} {request.path}: the answer is not the expected "
+                f"{getattr(result_type, '__name__', result_type)}: {exc}",
+                status=response.status,
+                body=response.body[:2000].decode("utf-8", "replace"),
+                path=request.path,
+            ) from exc
+
+    async def _send(self, request: Request, *, authorised: bool) -> Response:
+        """Send ``request`` until it succeeds or fails for good; return the 200/201.
+
+        With ``authorised``, each attempt carries the current token and a 401 is
+        answered once with a fresh token. A failure of the token request itself is
+        raised as it is: it was retried by its own call and is no failure of this
+        request (a create-order whose token could not be had was never sent).
+        """
         deadline = time.monotonic() + self._timeout.total
         body = None if request.json is None else _json.dumps(request.json)
+        auth = self._shared.auth
+        assert auth is not None
+        retries: Retries | None = None
         refreshed = False
+        number = 1
+        token: str | None = None
+        while True:
+            if authorised:
+                token = auth.usable() or await self._wait_for_token(auth, deadline)
+            remaining = deadline - time.monotonic()
+            started = time.perf_counter()
+            try:
+                if remaining <= 0:
+                    raise APITimeoutError(
+                        f"{request.method} {request.path}: "
+                        f"the call's {self._timeout.total} s ran out",
+                        request_sent=False,
+                        attempts=number,
+                    )
+                try:
+                    response = await self._shared.transport.send(
+                        request.method,
+                        self._base_url + request.path,
+                        headers=self._headers.get(token, with_body=body is not None),
+                        body=body,
+                        total=remaining,
+                        connect=min(self._timeout.connect, remaining),
+                        # A read stall longer than the time left is caught by `total`;
+                        # aiohttp re-arms a read timer per chunk, so skip a redundant one.
+                        read=self._timeout.read if self._timeout.read < remaining else None,
+                    )
+                except APIConnectionError as error:
+                    _log_attempt(request, type(error).__name__, number, started)
+                    raise
+                _log_attempt(request, response.status, number, started)
+                if response.status == 200 or response.status == 201:
+                    return response
+                if response.status == 401 and token is not None and not refreshed:
+                    # The token may have been revoked early: one fresh token, one more try.
+                    refreshed = True
+                    auth.invalidate(token)
+                    continue
+                secrets = (self._client_secret, token or "")
+                raise error_from_response(request, response, attempts=number, secrets=secrets)
+            except (APIConnectionError, APIStatusError) as error:
+                retries = retries or Retries(self._retry, request, deadline)
+                delay = retries.delay_after(error, number)
+                if delay is None:
+                    if request.creates_order and _outcome_unknown(error):
+                        raise OrderOutcomeUnknownError(
+                            partner_order_id=request.partner_order_id, cause=error
+                        ) from error
+                    raise
+            await pause(delay)
+            number += 1
 
-        # No recursion and no self-reference in this closure: a function that refers
-        # to itself forms a reference cycle, and a cycle per call costs ~15 µs of
-        # cyclic garbage collection (measured with benchmarks/run.py).
-        async def attempt(number: int) -> Response | _TokenUnavailable:
-            nonlocal refreshed
-            auth = self._shared.auth
-            assert auth is not None
-            while True:
-                token = auth.usable()
-                if token is None:
-                    try:
-                        async with asyncio.timeout(_remaining(deadline)):
-                            token = await auth.token()
-                    except TimeoutError:
-                        error = APITimeoutError("no access token in time", attempts=0)
-                        return _TokenUnavailable(error)
-                    except DigipixError as error:
-                        return _TokenUnavailable(error)
-                response = await self._send_once(request, body, token, deadline, number)
-                if response.status != 401 or refreshed:
-                    break
-                # The token may have been revoked early: one fresh token, one more try.
-                refreshed = True
-                auth.invalidate(token)
-            if is_success(response.status):
-                return response
-            raise error_from_response(
-                request, response, attempts=number, secrets=(self._client_secret, token)
-            )
-
+    async def _wait_for_token(self, auth: TokenRefresher, deadline: float) -> str:
+        """Wait for the refresher's token, within the call's deadline."""
         try:
-            result = await retry_call(
-                attempt, request=request, policy=self._retry, deadline=deadline
-            )
-        except (APIConnectionError, InternalServerError) as error:
-            if request.creates_order and _outcome_unknown(error):
-                raise OrderOutcomeUnknownError(
-                    partner_order_id=request.partner_order_id, cause=error
-                ) from error
-            raise
-        if isinstance(result, _TokenUnavailable):
-            raise result.error
-        return result
-
-    async def _send_once(
-        self, request: Request, body: bytes | None, token: str | None, deadline: float, number: int
-    ) -> Response:
-        remaining = _remaining(deadline)
-        if remaining <= 0:
+            async with asyncio.timeout(deadline - time.monotonic()):
+                return await auth.token()
+        except TimeoutError:
             raise APITimeoutError(
-                f"{request.method} {request.path}: the call's {self._timeout.total} s ran out",
-                request_sent=False,
-                attempts=number,
-            )
-        headers = self._headers.get(token, with_body=body is not None)
-        started = time.perf_counter()
-        try:
-            response = await self._shared.transport.send(
-                request.method,
-                self._base_url + request.path,
-                headers=headers,
-                body=body,
-                total=remaining,
-                connect=min(self._timeout.connect, remaining),
-                # A read stall longer than the time left is caught by `total` already;
-                # aiohttp re-arms a read timer on every chunk, so skip the redundant one.
-                read=self._timeout.read if self._timeout.read < remaining else None,
-            )
-        except APIConnectionError as error:
-            _log_attempt(request, type(error).__name__, number, started)
-            raise
-        _log_attempt(request, response.status, number, started)
-        return response
+                "no access token in time", request_sent=False, attempts=0
+            ) from None
 
     async def _fetch_token(self) -> TokenGrant:
         """Request a token (client credentials); retried like any idempotent call."""
@@ -350,19 +343,7 @@ class DigipixClient:
                 "scope": list(self._scopes),
             },
         )
-        body = _json.dumps(request.json)
-        deadline = time.monotonic() + self._timeout.total
-
-        async def attempt(number: int) -> Response:
-            response = await self._send_once(request, body, None, deadline, number)
-            if is_success(response.status):
-                return response
-            raise error_from_response(
-                request, response, attempts=number, secrets=(self._client_secret,)
-            )
-
-        response = await retry_call(attempt, request=request, policy=self._retry, deadline=deadline)
-        return _parse_grant(response)
+        return _parse_grant(await self._send(request, authorised=False))
 
 
 def _parse_grant(response: Response) -> TokenGrant:
@@ -389,10 +370,6 @@ def _outcome_unknown(error: DigipixError) -> bool:
     if isinstance(error, APIConnectionError):
         return error.request_sent
     return isinstance(error, InternalServerError)
-
-
-def _remaining(deadline: float) -> float:
-    return deadline - time.monotonic()
 
 
 def _log_attempt(request: Request, outcome: int | str, number: int, started: float) -> None:

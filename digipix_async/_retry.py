@@ -1,18 +1,18 @@
 """The retry policy: which failures are retried, how long to wait, when to stop.
 
 Waits come from backoff's exponential generator with full jitter; a server's
-``Retry-After`` replaces the computed wait. The loop is ours rather than
-``backoff.on_exception`` because the decision depends on the request (a
-create-order may only be resent when it provably never arrived) and a single
-deadline bounds the whole call.
+``Retry-After`` replaces the computed wait. The decision is a plain object the
+client consults after each failed attempt (rather than ``backoff.on_exception``
+wrapping the call) because it depends on the request (a create-order may only be
+resent when it provably never arrived), one deadline bounds the whole call, and
+the successful first attempt, the common case, must cost nothing here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
 import backoff
 
@@ -21,10 +21,7 @@ from digipix_async._errors import APIConnectionError, APIStatusError, DigipixErr
 from digipix_async._log import log
 from digipix_async._request import Request, RetrySafety
 
-__all__ = ["is_transient", "retry_call", "set_testing"]
-
-T = TypeVar("T")
-
+__all__ = ["Retries", "is_transient", "pause", "set_testing"]
 
 _TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 _waits_enabled = True
@@ -36,8 +33,14 @@ def set_testing(enabled: bool) -> None:
     The wait that would have been slept is still computed and logged (the WARNING
     record's ``retry_wait``), so tests can check that ``Retry-After`` was honoured.
     """
-    global _waits_enabled
+    global _waits_enabled  # a process-wide switch, like stamina's
     _waits_enabled = not enabled
+
+
+async def pause(seconds: float) -> None:
+    """Sleep before the next attempt (not at all in testing mode)."""
+    if _waits_enabled:
+        await asyncio.sleep(seconds)
 
 
 def is_transient(error: DigipixError, safety: RetrySafety) -> bool:
@@ -52,60 +55,56 @@ def is_transient(error: DigipixError, safety: RetrySafety) -> bool:
     return False
 
 
-def _waits(policy: RetryPolicy) -> Iterator[float]:
-    waits = backoff.expo(base=2, factor=policy.initial_wait, max_value=policy.max_wait)
-    next(waits)  # backoff's generators start with a bare `yield` to be primed
-    return waits
+class Retries:
+    """The retry budget of one call, consulted after each failed attempt.
 
-
-async def retry_call(
-    attempt: Callable[[int], Awaitable[T]],
-    *,
-    request: Request,
-    policy: RetryPolicy,
-    deadline: float,
-) -> T:
-    """Run ``attempt(number)`` until it succeeds, fails for good, or time runs out.
-
-    ``deadline`` is on the ``time.monotonic`` clock. The error that ends the call
-    carries the number of attempts made. Cancellation is never caught.
+    ``deadline`` is on the ``time.monotonic`` clock.
     """
-    waits: Iterator[float] | None = None
-    number = 1
-    while True:
-        try:
-            return await attempt(number)
-        except (APIConnectionError, APIStatusError) as error:
-            error.attempts = number
-            if number > policy.max_retries or not is_transient(error, request.retry):
-                raise
-            retry_after = getattr(error, "retry_after", None)
-            if retry_after is not None:
-                if retry_after > policy.max_retry_after:
-                    raise  # minutes of sleep help nobody; the caller sees retry_after
-                delay = retry_after
-            else:
-                waits = waits or _waits(policy)
-                delay = backoff.full_jitter(next(waits))
-            if time.monotonic() + delay >= deadline:
-                raise
-            log.warning(
-                "%s %s: %s on attempt %d, retrying in %.3f s",
-                request.method,
-                request.path,
-                _reason(error),
-                number,
-                delay,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "attempt": number,
-                    "retry_wait": delay,
-                },
-            )
-            if _waits_enabled:
-                await asyncio.sleep(delay)
-            number += 1
+
+    def __init__(self, policy: RetryPolicy, request: Request, deadline: float) -> None:
+        self._policy = policy
+        self._request = request
+        self._deadline = deadline
+        self._waits: Iterator[float] | None = None
+
+    def delay_after(self, error: APIConnectionError | APIStatusError, number: int) -> float | None:
+        """Return the seconds to wait before attempt ``number + 1``, or None to give up.
+
+        Either way ``error`` now carries the number of attempts made.
+        """
+        error.attempts = number
+        if number > self._policy.max_retries or not is_transient(error, self._request.retry):
+            return None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            if retry_after > self._policy.max_retry_after:
+                return None  # minutes of sleep help nobody; the caller sees retry_after
+            delay = float(retry_after)
+        else:
+            if self._waits is None:
+                self._waits = backoff.expo(
+                    base=2, factor=self._policy.initial_wait, max_value=self._policy.max_wait
+                )
+                next(self._waits)  # backoff's generators start with a bare `yield`
+            delay = float(backoff.full_jitter(next(self._waits)))
+        if time.monotonic() + delay >= self._deadline:
+            return None
+        request = self._request
+        log.warning(
+            "%s %s: %s on attempt %d, retrying in %.3f s",
+            request.method,
+            request.path,
+            _reason(error),
+            number,
+            delay,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "attempt": number,
+                "retry_wait": delay,
+            },
+        )
+        return delay
 
 
 def _reason(error: DigipixError) -> str:
