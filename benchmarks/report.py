@@ -32,6 +32,9 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             baseline[(run["op"], run["repeat"])] = run["cpu_us_per_op"]
         if run["peer"] == "sdk":
             sdk[(run["op"], run["repeat"])] = run["cpu_us_per_op"]
+    best_baseline: dict[str, float] = {}
+    for (op, _repeat), cpu in baseline.items():
+        best_baseline[op] = min(cpu, best_baseline.get(op, cpu))
     rows = []
     for (peer, op), group in by_key.items():
         ratios = [
@@ -53,6 +56,13 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "gc_us_per_op": _spread([r.get("gc_us_per_op", 0.0) for r in group]),
                 "ratio_to_baseline": _spread(ratios) if ratios else None,
                 "ratio_to_sdk": _spread(vs_sdk) if vs_sdk else None,
+                # Interference on a shared machine only ever adds CPU time, so the
+                # best run of each peer is the least disturbed estimate of its cost.
+                "best_ratio_to_baseline": (
+                    min(r["cpu_us_per_op"] for r in group) / best_baseline[op]
+                    if op in best_baseline
+                    else None
+                ),
             }
         )
     return rows
@@ -71,14 +81,16 @@ def _fmt(spread: dict[str, float] | None, digits: int, suffix: str = "") -> str:
 def results_table(rows: list[dict[str, Any]]) -> str:
     """Return the main markdown table (median, and min-max over repeats)."""
     lines = [
-        f"| op | peer | CPU µs/op | CPU ratio to {BASELINE} | ops/s (wall) | peak RSS MB "
-        "| of which cyclic GC µs/op |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        f"| op | peer | CPU µs/op | CPU ratio to {BASELINE} | best-run ratio | ops/s (wall) "
+        "| peak RSS MB | of which cyclic GC µs/op |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in sorted(rows, key=lambda r: (r["op"] != "quotes.create", r["op"], r["peer"])):
+        best = row.get("best_ratio_to_baseline")
         lines.append(
             f"| {row['op']} | {row['peer']} | {_fmt(row['cpu_us_per_op'], 1)} "
-            f"| {_fmt(row['ratio_to_baseline'], 2, 'x')} | {_fmt(row['ops_per_s'], 0)} "
+            f"| {_fmt(row['ratio_to_baseline'], 2, 'x')} "
+            f"| {'n/a' if best is None else f'{best:.2f}x'} | {_fmt(row['ops_per_s'], 0)} "
             f"| {row['max_rss_mb']['median']:.1f} | {row['gc_us_per_op']['median']:.1f} |"
         )
     return "\n".join(lines)
@@ -87,16 +99,21 @@ def results_table(rows: list[dict[str, Any]]) -> str:
 def targets_table(rows: list[dict[str, Any]]) -> str:
     """Return the lead's targets next to today's medians (reported, not asserted)."""
     found = {(r["peer"], r["op"]): r for r in rows}
-    lines = ["| target | today (median) |", "|---|---:|"]
+    lines = ["| target | today (median of per-repeat ratios) | best run vs best run |"]
+    lines.append("|---|---:|---:|")
     for (peer, op), limit in TARGETS.items():
         row = found.get((peer, op))
         value = _fmt(row["ratio_to_baseline"], 2, "x") if row else "not run"
-        lines.append(f"| {peer} {op}: CPU ratio to {BASELINE} <= {limit:.2f}x | {value} |")
+        best = row.get("best_ratio_to_baseline") if row else None
+        best_text = "n/a" if best is None else f"{best:.2f}x"
+        lines.append(
+            f"| {peer} {op}: CPU ratio to {BASELINE} <= {limit:.2f}x | {value} | {best_text} |"
+        )
     other, factor = PEER_TARGET
     for op in ("quotes.create", "orders.get"):
         row = found.get((other, op))
         value = _fmt(row["ratio_to_sdk"], 1, "x") if row else "not run"
-        lines.append(f"| {other} {op}: CPU per op >= {factor:.0f}x the sdk's | {value} |")
+        lines.append(f"| {other} {op}: CPU per op >= {factor:.0f}x the sdk's | {value} | |")
     return "\n".join(lines)
 
 

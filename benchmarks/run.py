@@ -157,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Server: **{server_kind}**; {pinning}. n = {args.n} calls per process after "
         f"{args.warmup} warm-up calls, concurrency {args.concurrency}, {args.repeats} "
         f"repeat(s) interleaved in fresh processes. Median (min-max) over repeats; "
-        f"ratios are computed within each repeat.",
+        f"ratios are computed within each repeat. The best-run ratio divides each "
+        f"peer's lowest CPU over the repeats by the baseline's lowest: interference "
+        f"on a shared machine only adds time, so it is the least disturbed estimate.",
         "",
         report.results_table(rows),
         "",

@@ -50,7 +50,9 @@ class Transport:
     def _open_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
             limit=self._limits.max_connections,
-            limit_per_host=self._limits.max_connections,
+            # One host only: `limit` bounds it, and a per-host limit would add
+            # bookkeeping to every acquire and release.
+            limit_per_host=0,
             keepalive_timeout=self._limits.keepalive_expiry,
         )
         return aiohttp.ClientSession(
