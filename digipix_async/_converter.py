@@ -318,7 +318,11 @@ def _list_of(hook: Hook, element: type[Any]) -> Hook:
 
 # What resources ask for, resolved once: no hook lookup on the per-call path.
 _ENTRY_HOOKS: dict[Any, Hook] = {}
+_INPUT_HOOKS: dict[Any, Hook] = {}
+_UNSTRUCTURE_HOOKS: dict[Any, Callable[[Any], Any]] = {}
 for _cls in _MODELS:
+    _UNSTRUCTURE_HOOKS[_cls] = _fast.get_unstructure_hook(_cls)
+    _INPUT_HOOKS[_cls] = _input_fast.get_structure_hook(_cls)
     _ENTRY_HOOKS[_cls] = _fast.get_structure_hook(_cls)
     _ENTRY_HOOKS[GenericAlias(list, (_cls,))] = _list_of(_ENTRY_HOOKS[_cls], _cls)
 
@@ -354,7 +358,8 @@ def structure(data: Any, cls: Any) -> Any:
 
 def unstructure(value: Any) -> Any:
     """Turn a model (or a list of them) into wire-named plain values, ready for ``dumps``."""
-    return _fast.unstructure(value)
+    hook = _UNSTRUCTURE_HOOKS.get(value.__class__)
+    return hook(value) if hook is not None else _fast.unstructure(value)
 
 
 def from_input(value: Any, cls: type[T], field: str) -> T:
@@ -364,7 +369,7 @@ def from_input(value: Any, cls: type[T], field: str) -> T:
     ``items[1].quantity``) of a wrong type, a missing field or an unknown key.
     """
     try:
-        return _input_fast.structure(value, cls)
+        return _INPUT_HOOKS[cls](value, cls)  # type: ignore[no-any-return]
     except Exception:  # bad input: read it again, noting the path of each problem
         try:
             _input.structure(value, cls)

@@ -203,12 +203,15 @@ def _sequence(items: object, field: str) -> list[Any]:
 def _quote_items(items: object) -> list[QuoteItem]:
     checked = []
     for index, raw in enumerate(_sequence(items, "items")):
-        where = f"items[{index}]"
-        item = _converter.from_input(raw, QuoteItem, where)
-        _non_empty_str(item.product_id, f"{where}.product_id")
-        _count(item.quantity, f"{where}.quantity")
-        if item.pages is not None:
-            _count(item.pages, f"{where}.pages")
+        item = _converter.from_input(raw, QuoteItem, f"items[{index}]")
+        # Types were checked by from_input; the ranges are checked here, and the
+        # field's path is spelled out only when one is out of range.
+        pages = item.pages
+        if not item.product_id.strip() or item.quantity < 1 or (pages is not None and pages < 1):
+            where = f"items[{index}]"
+            _non_empty_str(item.product_id, f"{where}.product_id")
+            _count(item.quantity, f"{where}.quantity")
+            _count(pages if pages is not None else 1, f"{where}.pages")
         checked.append(item)
     return checked
 
@@ -216,16 +219,18 @@ def _quote_items(items: object) -> list[QuoteItem]:
 def _order_items(items: object) -> list[OrderItem]:
     checked = []
     for index, raw in enumerate(_sequence(items, "items")):
-        where = f"items[{index}]"
-        item = _converter.from_input(raw, OrderItem, where)
-        _non_empty_str(item.product_id, f"{where}.product_id")
-        _count(item.quantity, f"{where}.quantity")
+        item = _converter.from_input(raw, OrderItem, f"items[{index}]")
+        if not item.product_id.strip() or item.quantity < 1:
+            where = f"items[{index}]"
+            _non_empty_str(item.product_id, f"{where}.product_id")
+            _count(item.quantity, f"{where}.quantity")
         for part_index, part in enumerate(item.parts):
-            part_where = f"{where}.parts[{part_index}]"
-            _non_empty_str(part.id, f"{part_where}.id")
-            _non_empty_str(part.url, f"{part_where}.url")
-            if part.pages is not None:
-                _count(part.pages, f"{part_where}.pages")
+            pages = part.pages
+            if not part.id.strip() or not part.url.strip() or (pages is not None and pages < 1):
+                part_where = f"items[{index}].parts[{part_index}]"
+                _non_empty_str(part.id, f"{part_where}.id")
+                _non_empty_str(part.url, f"{part_where}.url")
+                _count(pages if pages is not None else 1, f"{part_where}.pages")
         checked.append(item)
     return checked
 
