@@ -228,6 +228,8 @@ def _input_hook(converter: cattrs.Converter, cls: type[Any]) -> Hook:
     generated = make_dict_structure_fn(cls, converter, **overrides)
 
     def input_hook(data: Any, _: Any) -> Any:
+        if data.__class__ is dict:  # the common case, without an ABC check
+            return generated(data, cls)
         # An instance is re-checked field by field: attrs does not check types.
         if isinstance(data, cls):
             data = {name: getattr(data, name) for name in names}

@@ -192,7 +192,10 @@ def _count(value: int, field: str) -> None:
 
 
 def _sequence(items: object, field: str) -> list[Any]:
-    if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
+    # A list or tuple needs no ABC check (the common case, on every request).
+    if (items.__class__ is not list and items.__class__ is not tuple) and (
+        isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable)
+    ):
         raise ValidationError(field, f"expected a list, got {type(items).__name__}")
     found = list(items)
     if not found:
