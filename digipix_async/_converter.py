@@ -126,8 +126,16 @@ def _new_converter(*, detailed: bool, forbid_extra_keys: bool = False) -> cattrs
 
 
 def _optional(hook: Hook, inner: Any) -> Hook:
-    # Most optional fields are str or int: a value of exactly that type needs no
-    # further call (the hot path of every response).
+    # Most optional fields are str, int or money: a value of exactly that type
+    # needs no further call (the hot path of every response).
+    if inner is Decimal:
+
+        def optional_money(value: Any, cl: Any) -> Any:
+            if value is None or (value.__class__ is Decimal and value.is_finite()):
+                return value
+            return hook(value, cl)
+
+        return optional_money
     exact = inner if inner in (str, int) else None
 
     def optional(value: Any, cl: Any) -> Any:

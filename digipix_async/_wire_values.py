@@ -86,9 +86,14 @@ def structure_datetime(value: Any, _: Any) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+# The statuses as the server spells them: a dict lookup instead of an Enum call.
+_STATUS_BY_TEXT: dict[str, OrderStatus] = {status.value: status for status in OrderStatus}
+
+
 def structure_status(value: Any, _: Any) -> OrderStatus:
     if isinstance(value, str) and value:
-        return OrderStatus(value)
+        # Other spellings (lower case, unknown statuses) go through the Enum's rules.
+        return _STATUS_BY_TEXT.get(value) or OrderStatus(value)
     raise BadValue(f"expected a non-empty status string, got {value!r}")
 
 
