@@ -19,6 +19,8 @@ from yarl import URL
 
 from digipix_async import (
     APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     DigipixClient,
@@ -204,6 +206,38 @@ async def test_a_cancelled_waiter_does_not_break_the_others(
     assert len(calls(api, "POST", TOKEN_URL)) == 1
     with pytest.raises(asyncio.CancelledError):
         await first
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>oops</html>",
+        b'{"token_type": "Bearer"}',
+        b'{"access_token": "t", "expires_in": "1h"}',
+    ],
+)
+async def test_a_token_answer_of_the_wrong_shape_is_refused_without_quoting_it(
+    api: aioresponses, client: DigipixClient, body: bytes
+) -> None:
+    api.post(TOKEN_URL, body=body, repeat=True)
+
+    with pytest.raises(APIResponseValidationError) as caught:
+        await client.products.list()
+
+    assert caught.value.body is None  # a token body is never kept on an error
+    assert len(calls(api, "POST", TOKEN_URL)) == 1
+
+
+async def test_a_token_that_does_not_come_in_time_is_a_timeout(api: aioresponses) -> None:
+    async def never_in_time(url: URL, **kwargs: Any) -> CallbackResult:
+        await asyncio.sleep(5)
+        return CallbackResult(payload={"access_token": "late", "expires_in": 3600})
+
+    api.post(TOKEN_URL, callback=never_in_time)
+    async with DigipixClient("abc123", SECRET, base_url=BASE, timeout=0.2) as client:
+        with pytest.raises(APITimeoutError, match="no access token in time"):
+            await client.products.list()
+    assert not calls(api, "GET", f"{BASE}/v1/products")
 
 
 # -- retries --------------------------------------------------------------------------

@@ -184,3 +184,26 @@ async def test_trace_configs_reach_aiohttp(server: tuple[FakeDigipix, str]) -> N
         await client.orders.get("o-1")
 
     assert seen == ["/v1/oauth/token", "/v1/orders/o-1"]
+
+
+async def test_waiting_too_long_for_a_pooled_connection_is_a_timeout_before_sending(
+    server: tuple[FakeDigipix, str],
+) -> None:
+    fake, base = server
+    fake.plan = ["wait"]
+    fake.pool_size = 1
+    timeout = Timeout(total=2, connect=0.2, read=2)
+    async with DigipixClient(
+        "id", "secret", base_url=base, max_connections=1, timeout=timeout
+    ) as client:
+        holder = asyncio.create_task(client.orders.get("o-1"))  # takes the only connection
+        await asyncio.wait_for(fake.pool_full.wait(), 5)
+
+        with pytest.raises(APITimeoutError) as caught:
+            await client.orders.create(recipient=RECIPIENT, items=ITEMS, partner_order_id="P-9")
+
+        fake.release.set()
+        await holder
+    # The create never left the pool queue: a plain timeout, never "outcome unknown".
+    assert caught.value.request_sent is False
+    assert fake.hits["POST order"] == 0
