@@ -175,3 +175,18 @@ def test_models_hold_no_wire_names() -> None:
         if attrs.has(cls):
             for field in attrs.fields(cls):
                 assert field.name == field.name.lower(), f"{name}.{field.name}"
+
+
+def test_a_model_without_unknown_fields_shares_one_read_only_empty_extra() -> None:
+    import pickle
+
+    from digipix_async.models._extra import NO_EXTRA
+
+    first, second = ProductPart("cover"), ProductPart("pages")
+    assert first.extra is second.extra is NO_EXTRA
+    assert first.extra == {}
+    assert dict(first.extra) == {}
+    with pytest.raises(TypeError):
+        first.extra["x"] = 1  # type: ignore[index]
+    assert pickle.loads(pickle.dumps(first)) == first
+    assert pickle.loads(pickle.dumps(first)).extra is NO_EXTRA

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from digipix_async.models._extra import extra_field
 from digipix_async.models.orders import OrderStatus
 
 __all__ = ["StatusNotification", "TrackingItem"]
@@ -19,8 +20,7 @@ class TrackingItem:
     code: str | None = None
     url: str | None = None
     carrier: str | None = None
-    # Unknown wire fields; left out of equality (see Recipient.extra).
-    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)
+    extra: Mapping[str, Any] = extra_field()
 
 
 def _tracking_items(value: Iterable[TrackingItem]) -> tuple[TrackingItem, ...]:
@@ -35,4 +35,4 @@ class StatusNotification:
     status: OrderStatus
     custom_data: Mapping[str, Any] | None = None
     tracking_items: tuple[TrackingItem, ...] = attrs.field(default=(), converter=_tracking_items)
-    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)
+    extra: Mapping[str, Any] = extra_field()

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from digipix_async.models._extra import extra_field
 from digipix_async.models.quotes import ShippingOption
 
 __all__ = [
@@ -85,9 +86,7 @@ class Recipient:
     city: str | None = None
     state: str | None = None
     country: str | None = None
-    # Unknown wire fields, sent back when the recipient is re-sent. Left out of
-    # equality: two values agree on everything this SDK understands.
-    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen
@@ -97,7 +96,7 @@ class ItemPart:
     id: str
     url: str
     pages: int | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)
+    extra: Mapping[str, Any] = extra_field()
 
 
 def _item_parts(value: Iterable[ItemPart]) -> tuple[ItemPart, ...]:
@@ -111,7 +110,7 @@ class OrderItem:
     product_id: str
     quantity: int
     parts: tuple[ItemPart, ...] = attrs.field(default=(), converter=_item_parts)
-    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)
+    extra: Mapping[str, Any] = extra_field()
 
 
 def _order_items(value: Iterable[OrderItem]) -> tuple[OrderItem, ...]:
@@ -145,4 +144,4 @@ class Order:
     subtotal: Decimal | None = None
     shipping_cost: Decimal | None = None
     total: Decimal | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)
+    extra: Mapping[str, Any] = extra_field()

@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from digipix_async.models._extra import extra_field
+
 __all__ = ["Product", "ProductPart"]
 
 
@@ -21,9 +23,7 @@ class ProductPart:
 
     id: str
     name: str | None = None
-    # Unknown wire fields, kept so a newer server's additions survive a re-send.
-    # Left out of equality: two values agree on everything this SDK understands.
-    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen
@@ -39,4 +39,4 @@ class Product:
     #: Working days in production.
     production_time: int | None = None
     parts: tuple[ProductPart, ...] = attrs.field(default=(), converter=_parts)
-    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)
+    extra: Mapping[str, Any] = extra_field()

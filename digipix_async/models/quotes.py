@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from digipix_async.models._extra import extra_field
+
 __all__ = ["QuoteItem", "ShippingOption"]
 
 
@@ -33,5 +35,4 @@ class ShippingOption:
     name: str | None = None
     cost: Decimal | None = None
     estimated_delivery_days: int | None = None
-    # Unknown wire fields; left out of equality (see ProductPart.extra).
-    extra: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, eq=False)
+    extra: Mapping[str, Any] = extra_field()
