@@ -178,8 +178,6 @@ def test_models_hold_no_wire_names() -> None:
 
 
 def test_a_model_without_unknown_fields_shares_one_read_only_empty_extra() -> None:
-    import pickle
-
     from digipix_async.models._extra import NO_EXTRA
 
     first, second = ProductPart("cover"), ProductPart("pages")
