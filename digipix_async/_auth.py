@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
+from digipix_async._errors import APIConnectionError
 from digipix_async._log import log
 
 __all__ = ["AccessToken", "TokenGrant", "TokenRefresher"]
@@ -120,8 +121,21 @@ class TokenRefresher:
         value = self.usable()
         if value is not None:
             return value
-        # shield: a waiter giving up must not cancel the fetch the others wait for.
-        return (await asyncio.shield(self._start_fetch())).value
+        task = self._start_fetch()
+        try:
+            # shield: a waiter giving up must not cancel the fetch the others wait for.
+            return (await asyncio.shield(task)).value
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                # The fetch was cancelled by aclose(), not this caller: a cancellation
+                # nobody asked for must not leak into the caller's task.
+                raise APIConnectionError(
+                    "the client was closed while this call waited for a token",
+                    request_sent=False,
+                    attempts=0,
+                ) from None
+            raise
 
     def invalidate(self, value: str) -> None:
         """Forget the token ``value`` after a 401, unless a newer one already replaced it."""

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from digipix_async._auth import AccessToken, TokenGrant, TokenRefresher
-from digipix_async._errors import AuthenticationError
+from digipix_async._errors import APIConnectionError, AuthenticationError
 
 
 class FakeClock:
@@ -227,7 +227,7 @@ async def test_a_failed_background_refresh_keeps_the_valid_token(
     assert endpoint.requests == 2  # paced: no new attempt on every call
 
 
-async def test_aclose_cancels_a_refresh_in_flight(
+async def test_aclose_cancels_a_refresh_in_flight_and_waiters_get_a_clear_error(
     endpoint: FakeTokenEndpoint, clock: FakeClock
 ) -> None:
     endpoint.delay = 10
@@ -237,9 +237,25 @@ async def test_aclose_cancels_a_refresh_in_flight(
 
     await refresher.aclose()
 
-    with pytest.raises(asyncio.CancelledError):
+    # Not a CancelledError: the waiter's task was never cancelled.
+    with pytest.raises(APIConnectionError, match="closed while this call waited"):
         await waiter
     assert refresher._inflight is None
+
+
+async def test_a_cancelled_waiter_still_sees_its_own_cancellation(
+    endpoint: FakeTokenEndpoint, clock: FakeClock
+) -> None:
+    endpoint.delay = 10
+    refresher = TokenRefresher(endpoint, clock=clock)
+    waiter = asyncio.create_task(refresher.token())
+    await asyncio.sleep(0.01)
+
+    waiter.cancel()
+    await refresher.aclose()
+
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
 
 
 def test_repr_never_shows_the_token() -> None:

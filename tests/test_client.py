@@ -240,6 +240,25 @@ async def test_a_token_that_does_not_come_in_time_is_a_timeout(api: aioresponses
     assert not calls(api, "GET", f"{BASE}/v1/products")
 
 
+async def test_closing_the_client_ends_calls_waiting_for_a_token_cleanly(
+    api: aioresponses,
+) -> None:
+    async def slow_token(url: URL, **kwargs: Any) -> CallbackResult:
+        await asyncio.sleep(5)
+        return CallbackResult(payload={"access_token": "late", "expires_in": 3600})
+
+    api.post(TOKEN_URL, callback=slow_token)
+    client = DigipixClient("abc123", SECRET, base_url=BASE)
+    call = asyncio.create_task(client.products.list())
+    await asyncio.sleep(0.02)
+
+    await client.close()
+
+    with pytest.raises(APIConnectionError, match="closed"):
+        await call
+    assert not calls(api, "GET", f"{BASE}/v1/products")
+
+
 # -- retries --------------------------------------------------------------------------
 
 
