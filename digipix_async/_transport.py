@@ -41,6 +41,7 @@ class Transport:
         self._owns_session = session is None
         self._limits = limits or Limits()
         self._trace_configs = list(trace_configs) if trace_configs else None
+        self._closed = False
 
     @property
     def owns_session(self) -> bool:
@@ -83,6 +84,9 @@ class Transport:
         """
         session = self._session
         if session is None:
+            if self._closed:
+                # A call still retrying when its client closed must not open a new pool.
+                raise APIConnectionError("the client is closed", request_sent=False)
             session = self._session = self._open_session()
         timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_read=read)
         try:
@@ -112,6 +116,7 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the owned session and its pool; a borrowed session is left open."""
+        self._closed = True
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()

@@ -7,6 +7,7 @@ once when a kept-alive connection was dropped, which a client-side count would m
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -207,3 +208,31 @@ async def test_waiting_too_long_for_a_pooled_connection_is_a_timeout_before_send
     # The create never left the pool queue: a plain timeout, never "outcome unknown".
     assert caught.value.request_sent is False
     assert fake.hits["POST order"] == 0
+
+
+async def test_a_call_retrying_when_its_client_closes_opens_no_new_pool(
+    server: tuple[FakeDigipix, str],
+) -> None:
+    _retry.set_testing(False)  # a real wait, so the client can close during it
+    fake, base = server
+    fake.plan = ["drop"] * 10
+    retry_scheduled = asyncio.Event()
+
+    class OnRetry(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            retry_scheduled.set()
+
+    handler = OnRetry(logging.WARNING)
+    logging.getLogger("digipix_async").addHandler(handler)
+    try:
+        client = DigipixClient("id", "secret", base_url=base)
+        call = asyncio.create_task(client.orders.get("o-1"))
+        await asyncio.wait_for(retry_scheduled.wait(), 5)  # the call now waits to retry
+
+        await client.close()
+    finally:
+        logging.getLogger("digipix_async").removeHandler(handler)
+
+    with pytest.raises(APIConnectionError):
+        await call
+    assert client._shared.transport._session is None  # nothing left open
