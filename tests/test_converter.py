@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from samples import ORDER_APPROVED, ORDER_QUOTE, QUOTE_OPTIONS
 
 from digipix_async import _converter
 from digipix_async._converter import StructureError, from_input, structure
@@ -36,35 +37,6 @@ from digipix_async.models import (
 PRODUCT = b"""{"id": "photobook", "name": "Photobook", "internalCode": 123, "price": 10.9,
  "weight": 400, "productionTime": 5,
  "parts": [{"id": "cover", "name": "Cover"}, {"id": "pages", "name": "Pages"}]}"""
-
-QUOTE_OPTIONS = b"""[
- {"id": "ZP2ckind4FwRhfIlt5dI", "shipmentMethodId": 1, "name": "Cheapest", "cost": 2.09,
-  "estimatedDeliveryDays": 7},
- {"id": "Xk29dPq0LmA7rT5vB1cE", "shipmentMethodId": 2, "name": "Fastest", "cost": 15.3,
-  "estimatedDeliveryDays": 2}]"""
-
-ORDER_QUOTE = b"""{"id": "tFN9mEXgro9feZ7Fjf61", "partnerId": "eHxI1wQ5stcOsmTG5aAr",
- "partnerName": "Partner Name", "status": "QUOTE", "createdAt": "2020-08-26T21:31:10.7582058Z",
- "partnerOrderID": "INV-2020-0042", "customData": {"cart": "c-991"},
- "recipient": {"name": "Maria da Silva", "zipCode": "01311100", "street": "Avenida Paulista",
-               "number": "1000", "city": "Sao Paulo", "state": "SP", "country": "BR"},
- "items": [{"productId": "photobook", "quantity": 1, "parts": [
-     {"id": "cover", "url": "https://files.example.com/o42/cover.pdf", "pages": 1}]}],
- "shipments": [
-   {"id": "ZP2ckind4FwRhfIlt5dI", "shipmentMethodId": 1, "name": "Cheapest", "cost": 2.09,
-    "estimatedDeliveryDays": 7},
-   {"id": "Xk29dPq0LmA7rT5vB1cE", "shipmentMethodId": 2, "name": "Fastest", "cost": 15.3,
-    "estimatedDeliveryDays": 2}],
- "subtotal": 41.4, "total": 41.4}"""
-
-ORDER_APPROVED = b"""{"id": "skR3yfgC9AfpDq6ixDzt", "partnerId": "eHxI1wQ5stcOsmTG5aAr",
- "partnerName": "Partner Name", "status": "APPROVED", "createdAt": "2020-08-26T22:02:32.970683Z",
- "recipient": {"name": "Maria da Silva", "zipCode": "01311100", "street": "Avenida Paulista",
-               "number": "1000", "city": "Sao Paulo", "state": "SP", "country": "BR"},
- "items": [{"productId": "photobook", "quantity": 1, "parts": []}],
- "shipment": {"id": "ZP2ckind4FwRhfIlt5dI", "shipmentMethodId": 1, "name": "Cheapest",
-              "cost": 2.09, "estimatedDeliveryDays": 7},
- "subtotal": 41.4, "shippingCost": 2.09, "total": 43.49}"""
 
 ORDER_NEW = ORDER_APPROVED.replace(b'"APPROVED"', b'"NEW"').replace(
     b"2020-08-26T22:02:32.970683Z", b"2020-08-26T22:00:24.6153558Z"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aioresponses import aioresponses
-from samples import ITEMS, RECIPIENT
+from samples import ITEMS, ORDER_APPROVED, ORDER_QUOTE, QUOTE_OPTIONS, RECIPIENT
 from yarl import URL
 
 from digipix_async import (
@@ -28,31 +28,9 @@ from digipix_async import (
 BASE = "http://digipix.test"
 TOKEN_URL = f"{BASE}/v1/oauth/token"
 
-# samples.md, "Orders": the 201 of flow 1 and the 200 of a PATCH / GET.
-QUOTE_ORDER = {
-    "id": "tFN9mEXgro9feZ7Fjf61", "partnerId": "eHxI1wQ5stcOsmTG5aAr",
-    "partnerName": "Partner Name", "status": "QUOTE", "createdAt": "2020-08-26T21:31:10.7582058Z",
-    "partnerOrderID": "INV-2020-0042", "customData": {"cart": "c-991"},
-    "recipient": {"name": "Maria da Silva", "zipCode": "01311100", "street": "Avenida Paulista",
-                  "number": "1000", "city": "Sao Paulo", "state": "SP", "country": "BR"},
-    "items": [{"productId": "photobook", "quantity": 1, "parts": [
-        {"id": "cover", "url": "https://files.example.com/o42/cover.pdf", "pages": 1}]}],
-    "shipments": [
-        {"id": "ZP2ckind4FwRhfIlt5dI", "shipmentMethodId": 1, "name": "Cheapest", "cost": 2.09,
-         "estimatedDeliveryDays": 7},
-        {"id": "Xk29dPq0LmA7rT5vB1cE", "shipmentMethodId": 2, "name": "Fastest", "cost": 15.3,
-         "estimatedDeliveryDays": 2}],
-    "subtotal": 41.4, "total": 41.4,
-}  # fmt: skip
-APPROVED_ORDER = {
-    "id": "skR3yfgC9AfpDq6ixDzt", "partnerId": "eHxI1wQ5stcOsmTG5aAr",
-    "partnerName": "Partner Name", "status": "APPROVED", "createdAt": "2020-08-26T22:02:32.970683Z",
-    "recipient": {"name": "Maria da Silva", "zipCode": "01311100"},
-    "items": [{"productId": "photobook", "quantity": 1, "parts": []}],
-    "shipment": {"id": "ZP2ckind4FwRhfIlt5dI", "shipmentMethodId": 1, "name": "Cheapest",
-                 "cost": 2.09, "estimatedDeliveryDays": 7},
-    "subtotal": 41.4, "shippingCost": 2.09, "total": 43.49,
-}  # fmt: skip
+# samples.md, "Orders": the 201 of flow 1 and the 200 of a PATCH / GET, as dicts.
+QUOTE_ORDER = json.loads(ORDER_QUOTE)
+APPROVED_ORDER = json.loads(ORDER_APPROVED)
 # samples.md flow 1 request body, verbatim.
 FLOW_1_BODY = (
     b'{"partnerOrderID":"INV-2020-0042","customData":{"cart":"c-991"},'
@@ -118,7 +96,7 @@ async def test_products_get(api: aioresponses, client: DigipixClient) -> None:
 
 
 async def test_quote(api: aioresponses, client: DigipixClient) -> None:
-    api.post(f"{BASE}/v1/quote", payload=QUOTE_ORDER["shipments"])
+    api.post(f"{BASE}/v1/quote", body=QUOTE_OPTIONS)
 
     options = await client.quotes.create(
         zip_code="01311-100", items=[{"product_id": "photobook", "quantity": 2, "pages": 24}]
