@@ -39,6 +39,7 @@ from digipix_async._sansio import (
     TOKEN_PATH,
     Response,
     error_from_response,
+    is_success,
 )
 from digipix_async._transport import USER_AGENT, Transport
 from digipix_async.resources import Orders, Products, Quotes
@@ -299,7 +300,7 @@ class DigipixClient:
                     _log_attempt(request, type(error).__name__, number, started)
                     raise
                 _log_attempt(request, response.status, number, started)
-                if response.status == 200 or response.status == 201:
+                if is_success(response.status):
                     return response
                 if response.status == 401 and token is not None and not refreshed:
                     # The token may have been revoked early: one fresh token, one more try.
