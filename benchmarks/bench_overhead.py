@@ -83,7 +83,6 @@ def measure(n: int) -> list[dict[str, Any]]:
         # Benchmark seam: swap the aiohttp transport for one without I/O, and hold
         # a valid token so the loop measures calls, not a token request.
         client._shared.transport = InstantTransport(body)  # type: ignore[assignment]
-        assert client._shared.auth is not None
         client._shared.auth._current = AccessToken.from_grant(
             TokenGrant("bench-token", 3600), sent_at=time.monotonic()
         )

@@ -66,7 +66,7 @@ class _Shared:
     """What a client and the clients derived from it with `with_options` share."""
 
     transport: Transport
-    auth: TokenRefresher | None = None
+    auth: TokenRefresher
     state: _State = _State.OPEN
 
 
@@ -136,9 +136,9 @@ class DigipixClient:
                 session=session,
                 limits=Limits(max_connections=max_connections),
                 trace_configs=trace_configs,
-            )
+            ),
+            TokenRefresher(self._fetch_token),
         )
-        self._shared.auth = TokenRefresher(self._fetch_token)
         self._headers = _Headers()
         self._owner = True
         self._bind_resources()
@@ -216,7 +216,6 @@ class DigipixClient:
         if not self._owner or self._shared.state is _State.CLOSED:
             return
         self._shared.state = _State.CLOSED
-        assert self._shared.auth is not None
         await self._shared.auth.aclose()
         await self._shared.transport.aclose()
 
@@ -266,7 +265,6 @@ class DigipixClient:
         deadline = time.monotonic() + self._timeout.total
         body = None if request.json is None else _json.dumps(request.json)
         auth = self._shared.auth
-        assert auth is not None
         retries: Retries | None = None
         refreshed = False
         number = 1

@@ -43,11 +43,6 @@ class Transport:
         self._trace_configs = list(trace_configs) if trace_configs else None
         self._closed = False
 
-    @property
-    def owns_session(self) -> bool:
-        """Tell whether `aclose` closes the session (False for a borrowed one)."""
-        return self._owns_session
-
     def _open_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
             limit=self._limits.max_connections,
