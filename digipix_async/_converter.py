@@ -17,8 +17,10 @@ Reading a response is ``structure(_json.loads(body), Order)``; writing a body is
   known ones (a known field wins a clash).
 - ``None`` fields are left out when writing.
 
-Hooks are generated once, at import; the per-call path is the generated code
-plus one key-set comparison per object to look for unknown fields.
+Hooks are generated once, at import. A response is read by the generated
+readers of ``_readers`` (straight-line code per model that calls these hooks
+only for a value not already of the exact type a field wants); the cattrs hooks
+read what the readers hand over, and a detailed cattrs converter explains bad data.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from cattrs.v import format_exception
 from digipix_async import models
 from digipix_async._errors import ValidationError
 from digipix_async._json import format_datetime
+from digipix_async._readers import make_reader
 from digipix_async._wire_values import (
     BadValue,
     plain_int,
@@ -316,25 +319,34 @@ def _class_name(cls: Any) -> str:
     return getattr(cls, "__name__", repr(cls))
 
 
-def _list_of(hook: Hook, element: type[Any]) -> Hook:
-    def structure_list(data: Any, _: Any) -> list[Any]:
+def _list_of(read: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+    def read_list(data: Any) -> list[Any]:
         # cattrs would iterate a string or an object's keys as if they were a list.
-        if not isinstance(data, list):
+        if data.__class__ is not list:
             raise BadValue(f"expected a JSON array, got {type_name(data)}")
-        return [hook(item, element) for item in data]
+        return [read(item) for item in data]
 
-    return structure_list
+    return read_list
 
 
 # What resources ask for, resolved once: no hook lookup on the per-call path.
-_ENTRY_HOOKS: dict[Any, Hook] = {}
+# Responses are read by generated readers (see _readers) that call the _fast
+# converter's hooks for anything but a value of the exact type a field wants.
+_READERS: dict[Any, Callable[[Any], Any]] = {}
 _INPUT_HOOKS: dict[Any, Hook] = {}
 _UNSTRUCTURE_HOOKS: dict[Any, Callable[[Any], Any]] = {}
 for _cls in _MODELS:
     _UNSTRUCTURE_HOOKS[_cls] = _fast.get_unstructure_hook(_cls)
     _INPUT_HOOKS[_cls] = _input_fast.get_structure_hook(_cls)
-    _ENTRY_HOOKS[_cls] = _fast.get_structure_hook(_cls)
-    _ENTRY_HOOKS[GenericAlias(list, (_cls,))] = _list_of(_ENTRY_HOOKS[_cls], _cls)
+    _READERS[_cls] = make_reader(
+        _cls,
+        wire_name=lambda name: _WIRE_NAMES.get(name, name),
+        type_hook=_fast.get_structure_hook,
+        field_hooks={"shipment_method_id": structure_method_id},
+        model_reader=_READERS.__getitem__,
+        not_a_dict=_fast.get_structure_hook(_cls),
+    )
+    _READERS[GenericAlias(list, (_cls,))] = _list_of(_READERS[_cls])
 
 
 @overload
@@ -349,8 +361,8 @@ def structure(data: Any, cls: Any) -> Any:
     Raises :class:`StructureError` for any data that does not fit.
     """
     try:
-        hook = _ENTRY_HOOKS.get(cls)
-        return hook(data, cls) if hook is not None else _fast.structure(data, cls)
+        read = _READERS.get(cls)
+        return read(data) if read is not None else _fast.structure(data, cls)
     except Exception as fast_error:  # any failure here is bad data, whatever raised it
         # cattrs would iterate a string or an object's keys as if they were a list.
         if get_origin(cls) is list and not isinstance(data, list):

@@ -1,0 +1,146 @@
+"""Generated readers: the fast path from decoded JSON to response models.
+
+Reading a response is the SDK's largest per-call cost, and under load every
+function call counts twice (the pipeline and aiohttp keep evicting it from the
+CPU's caches). So each model gets one generated function that reads its fields
+in straight-line code: a value that already has the exact type a field wants
+(a ``str`` for a ``str``, a finite ``Decimal`` for money, None for an optional
+field) is taken as it is, without a call; anything else goes to the converter's
+hook for that field, the one place the wire rules are written.
+
+A reader never reports a problem itself. Whatever it raises (a missing key, a
+hook's refusal) makes the converter read the same data again with its detailed
+cattrs converter, whose error names the path of every problem. So a reader may
+be less helpful than the hooks, never more lenient: anything it takes as it is
+would have been returned unchanged by the hook.
+"""
+
+from __future__ import annotations
+
+import linecache
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from types import NoneType, UnionType
+from typing import Any, get_args, get_origin
+
+import attrs
+
+__all__ = ["make_reader"]
+
+Hook = Callable[[Any, Any], Any]
+
+#: Field type -> the value classes its hook would return unchanged.
+_TAKEN_AS_IS: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), float: (int, float)}
+
+
+def make_reader(
+    cls: type[Any],
+    *,
+    wire_name: Callable[[str], str],
+    type_hook: Callable[[Any], Hook],
+    field_hooks: Mapping[str, Hook],
+    model_reader: Callable[[type[Any]], Callable[[Any], Any]],
+    not_a_dict: Hook,
+) -> Callable[[Any], Any]:
+    """Generate the reader of ``cls``, an attrs class.
+
+    ``wire_name`` maps a field name to its key on the wire; ``type_hook``
+    returns the converter's hook for a field type, and ``field_hooks`` the hooks
+    that replace it for some field names (always called: they convert any value
+    the wire sends, as the shipment method's number); ``model_reader`` returns the
+    reader of a nested model (generated before this one); ``not_a_dict`` is
+    called with data that is not a plain dict (``not_a_dict(data, cls)``).
+    """
+    namespace: dict[str, Any] = {"_cls": cls, "_not_a_dict": not_a_dict, "_Decimal": Decimal}
+    lines = [f"def read_{cls.__name__}(o):", "    if o.__class__ is not dict:"]
+    lines.append("        return _not_a_dict(o, _cls)")
+    arguments = []
+    known = []
+    has_extra = False
+    for field in attrs.fields(attrs.resolve_types(cls)):
+        if field.name == "extra":
+            has_extra = True
+            continue
+        if field.kw_only:
+            raise TypeError(f"{cls.__name__}.{field.name}: keyword-only fields are not read")
+        key = wire_name(field.name)
+        known.append(key)
+        var = f"v_{field.name}"
+        required = field.default is attrs.NOTHING
+        lines.append(f"    {var} = o[{key!r}]" if required else f"    {var} = o.get({key!r})")
+        hook = field_hooks.get(field.name)
+        if hook is not None:
+            namespace[f"_hook_{field.name}"] = hook
+            lines.append(f"    {var} = _hook_{field.name}({var}, None)")
+        else:
+            namespace[f"_hook_{field.name}"] = type_hook(field.type)
+            lines.extend(_read_value(field, var, required, namespace, model_reader))
+        arguments.append(var)
+    if has_extra:
+        namespace["_known"] = frozenset(known)
+        # The common case, no unknown field, costs one set comparison.
+        lines.append("    if o.keys() <= _known:")
+        lines.append(f"        return _cls({', '.join(arguments)})")
+        lines.append("    extra = {k: v for k, v in o.items() if k not in _known}")
+        arguments.append("extra=extra")
+    lines.append(f"    return _cls({', '.join(arguments)})")
+    return _compile(f"read_{cls.__name__}", lines, namespace)
+
+
+def _read_value(
+    field: attrs.Attribute[Any],
+    var: str,
+    required: bool,
+    namespace: dict[str, Any],
+    model_reader: Callable[[type[Any]], Callable[[Any], Any]],
+) -> list[str]:
+    """Return the lines that turn ``var`` (the raw value) into the field's value."""
+    namespace[f"_type_{field.name}"] = field.type
+    call_hook = f"{var} = _hook_{field.name}({var}, _type_{field.name})"
+    inner = _unwrap_optional(field.type)
+    if get_origin(inner) is tuple and attrs.has(get_args(inner)[0]):
+        # A list of models; null means empty, as the hook has it (optional or not).
+        element = f"_read_{field.name}"
+        namespace[element] = model_reader(get_args(inner)[0])
+        return [
+            f"    if {var}.__class__ is list:",
+            f"        {var} = tuple([{element}(item) for item in {var}])",
+            "    else:",
+            f"        {call_hook}",
+        ]
+    if attrs.has(inner):
+        reader = f"_read_{field.name}"
+        namespace[reader] = model_reader(inner)
+        return [
+            f"    if {var}.__class__ is dict:",
+            f"        {var} = {reader}({var})",
+            "    else:" if required else f"    elif {var} is not None:",
+            f"        {call_hook}",
+        ]
+    if inner is Decimal:
+        exact = f"({var}.__class__ is _Decimal and {var}.is_finite())"
+    elif inner in _TAKEN_AS_IS:
+        exact = " or ".join(f"{var}.__class__ is {t.__name__}" for t in _TAKEN_AS_IS[inner])
+        exact = f"({exact})"
+    else:  # datetime, status, shipment method, mappings: the hook converts
+        return [f"    {call_hook}"]
+    condition = f"not {exact}" if required else f"{var} is not None and not {exact}"
+    return [f"    if {condition}:", f"        {call_hook}"]
+
+
+def _unwrap_optional(field_type: Any) -> Any:
+    """Return X for ``X | None``, else the type itself."""
+    args = get_args(field_type)
+    if get_origin(field_type) is UnionType and len(args) == 2 and args[1] is NoneType:
+        return args[0]
+    return field_type
+
+
+def _compile(name: str, lines: list[str], namespace: dict[str, Any]) -> Callable[[Any], Any]:
+    source = "\n".join(lines) + "\n"
+    # A file name of its own, kept in linecache, so a traceback shows the generated line.
+    filename = f"<digipix_async generated {name}>"
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own source
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    reader: Callable[[Any], Any] = namespace[name]
+    return reader

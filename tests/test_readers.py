@@ -1,0 +1,149 @@
+"""The generated readers against the cattrs hooks they stand in for.
+
+A reader must give exactly what the converter's cattrs hooks give (same values,
+same types, same unknown fields) and must fail on exactly the data they refuse:
+more lenient would let bad data in, stricter would refuse a valid response.
+"""
+
+from __future__ import annotations
+
+import linecache
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, get_args
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from samples import ORDER_APPROVED, ORDER_QUOTE, QUOTE_OPTIONS
+
+from digipix_async import _converter
+from digipix_async._json import loads
+from digipix_async._readers import _unwrap_optional
+from digipix_async.models import (
+    Order,
+    OrderStatus,
+    Product,
+    ShippingOption,
+    StatusNotification,
+)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5) | st.decimals(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+
+
+def _well_typed(field_type: Any, depth: int) -> st.SearchStrategy[Any]:
+    """Values the field's hook may accept, near misses included (bool for int...)."""
+    inner = _unwrap_optional(field_type)
+    if attrs.has(inner):
+        found = _document(inner, depth + 1)
+    elif getattr(inner, "__origin__", None) is tuple:
+        found = st.lists(_document(get_args(inner)[0], depth + 1), max_size=2) | st.tuples()
+    elif inner is str:
+        found = st.text(max_size=8)
+    elif inner in (int, float, Decimal):
+        found = (
+            st.integers()
+            | st.booleans()
+            | st.decimals(places=0)
+            | st.decimals()
+            | st.floats()
+            | st.sampled_from([Decimal("2.0"), Decimal("NaN"), Decimal("Infinity")])
+        )
+    elif inner is datetime:
+        found = st.datetimes().map(datetime.isoformat) | st.datetimes() | st.text(max_size=8)
+    elif inner is OrderStatus:
+        found = st.sampled_from(["NEW", "shipped", "ON_HOLD", ""])
+    else:  # Mapping[str, Any]
+        found = st.dictionaries(st.text(max_size=5), json_values, max_size=2)
+    return found | st.none() if inner is not field_type else found
+
+
+def _document(cls: type[Any], depth: int = 0) -> st.SearchStrategy[Any]:
+    """A wire document for ``cls``: known keys with good or bad values, unknown keys."""
+    if depth > 2:
+        return json_values
+    entries: dict[str, st.SearchStrategy[Any]] = {}
+    for field in attrs.fields(attrs.resolve_types(cls)):
+        if field.name != "extra":
+            wire = _converter._WIRE_NAMES.get(field.name, field.name)
+            entries[wire] = _well_typed(field.type, depth) | json_values
+    keys = st.sampled_from(sorted(entries)) | st.sampled_from(["extra", "unknownField"])
+    return st.dictionaries(keys, st.just(None), max_size=len(entries) + 2).flatmap(
+        lambda chosen: st.fixed_dictionaries({key: entries.get(key, json_values) for key in chosen})
+    )
+
+
+def _shape(value: Any) -> Any:
+    """Everything about a structured value, types included, comparable with ==."""
+    if attrs.has(type(value)):
+        fields = attrs.fields(type(value))
+        return (type(value), tuple((f.name, _shape(getattr(value, f.name))) for f in fields))
+    if isinstance(value, list | tuple):
+        return (type(value), tuple(_shape(item) for item in value))
+    if isinstance(value, dict) or (hasattr(value, "items") and hasattr(value, "keys")):
+        return ("mapping", tuple(sorted((k, repr(v)) for k, v in value.items())))
+    return (type(value), repr(value))  # repr: a NaN float equals itself this way
+
+
+def _outcome(read: Any, data: Any) -> Any:
+    try:
+        return ("value", _shape(read(data)))
+    except Exception:  # which exception does not matter, only that one came
+        return ("refused",)
+
+
+def _cattrs_hook(cls: Any) -> Any:
+    return lambda data: _converter._fast.structure(data, cls)
+
+
+@pytest.mark.parametrize("cls", [Order, Product, StatusNotification, ShippingOption])
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=200)
+@given(data=st.data())
+def test_a_reader_accepts_and_refuses_exactly_what_cattrs_does(
+    cls: type[Any], data: st.DataObject
+) -> None:
+    document = data.draw(_document(cls))
+    assert _outcome(_converter._READERS[cls], document) == _outcome(_cattrs_hook(cls), document)
+
+
+@pytest.mark.parametrize(
+    ("body", "cls"),
+    [(ORDER_QUOTE, Order), (ORDER_APPROVED, Order), (QUOTE_OPTIONS, list[ShippingOption])],
+)
+def test_the_samples_read_the_same_both_ways(body: bytes, cls: Any) -> None:
+    outcome = _outcome(_converter._READERS[cls], loads(body))
+    assert outcome[0] == "value"
+    assert outcome == _outcome(_cattrs_hook(cls), loads(body))
+
+
+def test_unknown_fields_land_in_extra_at_every_level() -> None:
+    data = loads(ORDER_APPROVED)
+    data["badge"] = "gold"
+    data["recipient"]["floor"] = 3
+    data["items"][0]["parts"] = [{"id": "cover", "url": "https://x.example/c.pdf", "dpi": 300}]
+    order = _converter._READERS[Order](data)
+    assert order.extra == {"badge": "gold"}
+    assert order.recipient is not None
+    assert order.recipient.extra == {"floor": 3}
+    assert order.items[0].parts[0].extra == {"dpi": 300}
+    assert order.items[0].extra == {}
+
+
+def test_a_mapping_that_is_not_a_dict_goes_to_the_hook() -> None:
+    from types import MappingProxyType
+
+    option = _converter._READERS[ShippingOption](MappingProxyType({"id": "a", "cost": 1}))
+    assert option == ShippingOption(id="a", cost=Decimal(1))
+
+
+def test_generated_source_shows_in_tracebacks() -> None:
+    with pytest.raises(KeyError) as caught:
+        _converter._READERS[Order]({"status": "NEW"})  # no id
+    frame = caught.traceback[-1]
+    assert "generated read_Order" in str(frame.path)
+    assert "o['id']" in linecache.getline(str(frame.path), frame.lineno + 1)
