@@ -6,7 +6,6 @@ on 401 -> decipher -> structure into models.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import enum
 import logging
@@ -22,6 +21,7 @@ import attrs
 from digipix_async import _converter, _json
 from digipix_async._auth import TokenGrant, TokenRefresher
 from digipix_async._config import DEFAULT_SCOPES, ENVIRONMENTS, Limits, RetryPolicy, Timeout
+from digipix_async._deadline import DeadlineExceeded, Deadlines
 from digipix_async._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -67,6 +67,7 @@ class _Shared:
 
     transport: Transport
     auth: TokenRefresher
+    deadlines: Deadlines = attrs.Factory(Deadlines)
     state: _State = _State.OPEN
 
 
@@ -261,6 +262,7 @@ class DigipixClient:
         answered once with a fresh token. A failure of the token request itself is
         raised as it is: it was retried by its own call and is no failure of this
         request (a create-order whose token could not be had was never sent).
+        One deadline bounds everything: token waits, attempts and retry waits.
         """
         deadline = time.monotonic() + self._timeout.total
         body = None if request.json is None else _json.dumps(request.json)
@@ -269,65 +271,91 @@ class DigipixClient:
         refreshed = False
         number = 1
         token: str | None = None
-        while True:
-            if authorised:
-                token = auth.usable() or await self._wait_for_token(auth, deadline)
-            remaining = deadline - time.monotonic()
-            started = time.perf_counter()
-            try:
-                if remaining <= 0:
-                    raise APITimeoutError(
-                        f"{request.method} {request.path}: "
-                        f"the call's {self._timeout.total} s ran out",
-                        request_sent=False,
-                        attempts=number,
-                    )
-                try:
-                    response = await self._shared.transport.send(
-                        request.method,
-                        self._base_url + request.path,
-                        headers=self._headers.get(token, with_body=body is not None),
-                        body=body,
-                        total=remaining,
-                        connect=min(self._timeout.connect, remaining),
-                        # A read stall longer than the time left is caught by `total`;
-                        # aiohttp re-arms a read timer per chunk, so skip a redundant one.
-                        read=self._timeout.read if self._timeout.read < remaining else None,
-                    )
-                except APIConnectionError as error:
-                    _log_attempt(request, type(error).__name__, number, started)
-                    raise
-                _log_attempt(request, response.status, number, started)
-                if is_success(response.status):
-                    return response
-                if response.status == 401 and token is not None and not refreshed:
-                    # The token may have been revoked early: one fresh token, one more try.
-                    refreshed = True
-                    auth.invalidate(token)
-                    continue
-                secrets = (self._client_secret, token or "")
-                raise error_from_response(request, response, attempts=number, secrets=secrets)
-            except (APIConnectionError, APIStatusError) as error:
-                retries = retries or Retries(self._retry, request, deadline)
-                delay = retries.delay_after(error, number)
-                if delay is None:
-                    if request.creates_order and _outcome_unknown(error):
-                        raise OrderOutcomeUnknownError(
-                            partner_order_id=request.partner_order_id, cause=error
-                        ) from error
-                    raise
-            await pause(delay)
-            number += 1
-
-    async def _wait_for_token(self, auth: TokenRefresher, deadline: float) -> str:
-        """Wait for the refresher's token, within the call's deadline."""
+        waiting_for = "token"  # what the call awaits, should the deadline strike
         try:
-            async with asyncio.timeout(deadline - time.monotonic()):
-                return await auth.token()
-        except TimeoutError:
-            raise APITimeoutError(
-                "no access token in time", request_sent=False, attempts=0
-            ) from None
+            with self._shared.deadlines.guard(deadline):
+                while True:
+                    if authorised:
+                        waiting_for = "token"
+                        token = auth.usable() or await auth.token()
+                    remaining = deadline - time.monotonic()
+                    started = time.perf_counter()
+                    try:
+                        if remaining <= 0:
+                            raise APITimeoutError(
+                                f"{request.method} {request.path}: "
+                                f"the call's {self._timeout.total} s ran out",
+                                request_sent=False,
+                                attempts=number,
+                            )
+                        waiting_for = "answer"
+                        try:
+                            response = await self._shared.transport.send(
+                                request.method,
+                                self._base_url + request.path,
+                                headers=self._headers.get(token, with_body=body is not None),
+                                body=body,
+                                # Within the time left, so a request stuck in the pool
+                                # queue is reported as never sent.
+                                connect=min(self._timeout.connect, remaining),
+                                # A read stall longer than the time left is the
+                                # deadline's; aiohttp would re-arm a timer per chunk.
+                                read=self._timeout.read if self._timeout.read < remaining else None,
+                            )
+                        except APIConnectionError as error:
+                            _log_attempt(request, type(error).__name__, number, started)
+                            raise
+                        _log_attempt(request, response.status, number, started)
+                        if is_success(response.status):
+                            return response
+                        if response.status == 401 and token is not None and not refreshed:
+                            # The token may have been revoked early: one fresh token, one more try.
+                            refreshed = True
+                            auth.invalidate(token)
+                            continue
+                        secrets = (self._client_secret, token or "")
+                        raise error_from_response(
+                            request, response, attempts=number, secrets=secrets
+                        )
+                    except (APIConnectionError, APIStatusError) as error:
+                        retries = retries or Retries(self._retry, request, deadline)
+                        delay = retries.delay_after(error, number)
+                        if delay is None:
+                            if request.creates_order and _outcome_unknown(error):
+                                raise OrderOutcomeUnknownError(
+                                    partner_order_id=request.partner_order_id, cause=error
+                                ) from error
+                            raise
+                    waiting_for = "retry"
+                    await pause(delay)
+                    number += 1
+        except DeadlineExceeded:
+            timeout = self._deadline_error(request, waiting_for, number)
+            if request.creates_order and _outcome_unknown(timeout):
+                raise OrderOutcomeUnknownError(
+                    partner_order_id=request.partner_order_id, cause=timeout
+                ) from None
+            raise timeout from None
+
+    def _deadline_error(self, request: Request, waiting_for: str, number: int) -> APITimeoutError:
+        """Describe a call whose deadline struck while it awaited ``waiting_for``."""
+        total = self._timeout.total
+        if waiting_for == "token":
+            return APITimeoutError(
+                f"no access token in time (the call's {total} s ran out)",
+                request_sent=False,
+                attempts=number - 1,
+            )
+        if waiting_for == "answer":
+            return APITimeoutError(
+                f"{request.method} {request.path}: no answer within the call's {total} s",
+                attempts=number,
+            )
+        return APITimeoutError(
+            f"{request.method} {request.path}: the call's {total} s ran out",
+            request_sent=False,
+            attempts=number,
+        )
 
     async def _fetch_token(self) -> TokenGrant:
         """Request a token (client credentials); retried like any idempotent call."""

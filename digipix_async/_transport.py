@@ -7,13 +7,14 @@ rest of the SDK knows nothing of aiohttp and a test can replace this module's
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 
 import aiohttp
 from yarl import URL
 
-from digipix_async._config import Limits
+from digipix_async._config import Limits, Timeout
 from digipix_async._errors import APIConnectionError, APITimeoutError
 from digipix_async._sansio import Response
 
@@ -42,6 +43,8 @@ class Transport:
         self._limits = limits or Limits()
         self._trace_configs = list(trace_configs) if trace_configs else None
         self._closed = False
+        # The last limits used; they change only when a call nears its deadline.
+        self._timeout = _client_timeout(Timeout().connect, None)
 
     def _open_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -65,17 +68,17 @@ class Transport:
         *,
         headers: Mapping[str, str],
         body: bytes | None,
-        total: float,
         connect: float,
         read: float | None,
     ) -> Response:
         """Send one request and read the whole answer; one attempt, no retries.
 
-        ``url`` is already percent-encoded; ``read`` None means ``total`` bounds
-        reads too (the caller passes None when the read limit is not the nearer
-        one). Raises `APITimeoutError` or `APIConnectionError`
-        (``request_sent=False`` only when the connection was never made, so the
-        request provably never reached the server).
+        ``url`` is already percent-encoded. ``connect`` bounds getting a
+        connection and ``read`` (None: no limit of its own) each wait for data;
+        the caller bounds the whole exchange with its deadline (see `_deadline`),
+        so aiohttp arms no total timer. Raises `APITimeoutError` or
+        `APIConnectionError` (``request_sent=False`` only when the connection was
+        never made, so the request provably never reached the server).
         """
         session = self._session
         if session is None:
@@ -83,7 +86,9 @@ class Transport:
                 # A call still retrying when its client closed must not open a new pool.
                 raise APIConnectionError("the client is closed", request_sent=False)
             session = self._session = self._open_session()
-        timeout = aiohttp.ClientTimeout(total=total, connect=connect, sock_read=read)
+        timeout = self._timeout
+        if timeout.connect != connect or timeout.sock_read != read:
+            timeout = self._timeout = _client_timeout(connect, read)
         try:
             async with session.request(
                 method,
@@ -101,9 +106,9 @@ class Transport:
             raise APITimeoutError(f"connect timed out: {exc}", request_sent=False) from exc
         except aiohttp.ClientConnectorError as exc:
             raise APIConnectionError(str(exc), request_sent=False) from exc
-        except TimeoutError as exc:  # sock_read (SocketTimeoutError) or total
+        except TimeoutError as exc:  # sock_read (SocketTimeoutError)
             raise APITimeoutError(
-                f"{method} {URL(url, encoded=True).path}: no answer in time"
+                f"{method} {URL(url, encoded=True).path}: no data for {read} s"
             ) from exc
         except aiohttp.ClientError as exc:
             # Disconnected, reset, broken payload: the request may have arrived.
@@ -122,3 +127,12 @@ class Transport:
             return 0
         connector = self._session.connector
         return len(getattr(connector, "_acquired", ()))
+
+
+def _client_timeout(connect: float, read: float | None) -> aiohttp.ClientTimeout:
+    # No ceiling to whole seconds (aiohttp's default above 5 s): when the connect
+    # limit is the time left, it must fire before the caller's deadline does, so a
+    # request that never left the pool queue is reported as never sent.
+    return aiohttp.ClientTimeout(
+        total=None, connect=connect, sock_read=read, ceil_threshold=math.inf
+    )

@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 import pickle
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -238,6 +239,29 @@ async def test_a_token_that_does_not_come_in_time_is_a_timeout(api: aioresponses
         with pytest.raises(APITimeoutError, match="no access token in time"):
             await client.products.list()
     assert not calls(api, "GET", f"{BASE}/v1/products")
+
+
+async def test_the_deadline_ends_a_call_waiting_for_its_answer(api: aioresponses) -> None:
+    async def never_in_time(url: URL, **kwargs: Any) -> CallbackResult:
+        await asyncio.sleep(5)
+        return CallbackResult(payload=[PRODUCT])
+
+    grant_tokens(api, "t1")
+    api.get(f"{BASE}/v1/products", callback=never_in_time)
+    async with DigipixClient("abc123", SECRET, base_url=BASE, timeout=0.2) as client:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError) as caught:
+            await client.products.list()
+        assert time.monotonic() - started < 1
+        assert client._shared.deadlines.pending() == 0
+
+    assert str(caught.value) == "GET /v1/products: no answer within the call's 0.2 s"
+    assert caught.value.request_sent is True
+    assert caught.value.attempts == 1
+    # The deadline's cancellation was withdrawn: the caller's task is not left cancelling.
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
 
 
 async def test_closing_the_client_ends_calls_waiting_for_a_token_cleanly(

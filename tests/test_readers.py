@@ -102,7 +102,7 @@ def _cattrs_hook(cls: Any) -> Any:
 
 
 @pytest.mark.parametrize("cls", [Order, Product, StatusNotification, ShippingOption])
-@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=200)
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=120)
 @given(data=st.data())
 def test_a_reader_accepts_and_refuses_exactly_what_cattrs_does(
     cls: type[Any], data: st.DataObject
