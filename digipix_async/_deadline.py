@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from types import TracebackType
 from typing import Self
@@ -37,15 +38,34 @@ class Deadlines:
     Deadlines are on the ``time.monotonic`` clock, the clock of asyncio's loop.
     """
 
-    __slots__ = ("_resolution", "_slots")
+    __slots__ = ("_loop", "_resolution", "_slots", "_thread")
 
     def __init__(self, resolution: float = RESOLUTION) -> None:
         self._resolution = resolution
         self._slots: dict[int, set[Guard]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0
 
     def guard(self, deadline: float) -> Guard:
         """Bound the current task's ``with`` block by ``deadline``."""
         return Guard(self, deadline)
+
+    def _current_task(self) -> asyncio.Task[object]:
+        # asyncio.current_task() finds the loop with get_running_loop(), which on
+        # Python 3.11 makes a getpid() system call every time; given the loop, it
+        # does not. A client's calls run in one loop: the last one seen, trusted
+        # only in the thread that runs it.
+        loop = self._loop
+        task = None
+        if loop is not None and self._thread == threading.get_ident():
+            task = asyncio.current_task(loop)
+        if task is None:
+            task = asyncio.current_task()
+            if task is None:
+                raise RuntimeError("a deadline guard needs a running asyncio task")
+            self._loop = task.get_loop()
+            self._thread = threading.get_ident()
+        return task
 
     def pending(self) -> int:
         """Return how many guarded blocks are running (for tests)."""
@@ -57,7 +77,7 @@ class Deadlines:
         if guards is None:
             guards = self._slots[slot] = set()
             delay = slot * self._resolution - time.monotonic()
-            asyncio.get_running_loop().call_later(delay, self._expire, slot)
+            guard._task.get_loop().call_later(delay, self._expire, slot)
         guards.add(guard)
         return slot
 
@@ -82,10 +102,7 @@ class Guard:
         self._expired = False
 
     def __enter__(self) -> Self:
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("a deadline guard needs a running asyncio task")
-        self._task = task
+        self._task = task = self._deadlines._current_task()
         # Cancellations already requested are not ours to absorb on the way out.
         self._cancelling = task.cancelling()
         self._slot = self._deadlines._join(self, self._deadline)

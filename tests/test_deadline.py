@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -121,3 +122,25 @@ async def test_an_inner_timeout_that_fires_first_is_its_own() -> None:
 def test_a_guard_needs_a_running_task() -> None:
     with pytest.raises(RuntimeError, match="running"), Deadlines().guard(1.0):
         pass
+
+
+async def _guard_holds_the_current_task(deadlines: Deadlines) -> bool:
+    with deadlines.guard(time.monotonic() + 5) as guard:
+        await asyncio.sleep(0)
+    return guard._task is asyncio.current_task()
+
+
+def test_a_guard_finds_its_own_task_in_each_new_loop() -> None:
+    deadlines = Deadlines()
+    for _ in range(2):
+        assert asyncio.run(_guard_holds_the_current_task(deadlines))
+
+
+async def test_a_guard_finds_its_own_task_in_another_threads_loop() -> None:
+    deadlines = Deadlines()
+    assert await _guard_holds_the_current_task(deadlines)  # remembers this loop
+    # This task is still running here (blocked) while the other thread's guard looks
+    # for its own task: it must not take this one.
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(asyncio.run, _guard_holds_the_current_task(deadlines))
+        assert other.result(timeout=5)
