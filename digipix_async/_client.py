@@ -11,8 +11,7 @@ import enum
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from collections.abc import Coroutine, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -20,7 +19,14 @@ import attrs
 
 from digipix_async import _converter, _json
 from digipix_async._auth import TokenGrant, TokenRefresher
-from digipix_async._config import DEFAULT_SCOPES, ENVIRONMENTS, Limits, RetryPolicy, Timeout
+from digipix_async._config import (
+    DEFAULT_SCOPES,
+    Limits,
+    RetryPolicy,
+    Timeout,
+    check_scopes,
+    resolve_base_url,
+)
 from digipix_async._deadline import DeadlineExceeded, Deadlines
 from digipix_async._errors import (
     APIConnectionError,
@@ -40,6 +46,7 @@ from digipix_async._sansio import (
     Response,
     error_from_response,
     is_success,
+    parse_grant,
 )
 from digipix_async._transport import USER_AGENT, Transport
 from digipix_async.resources import Orders, Products, Quotes
@@ -50,10 +57,6 @@ if TYPE_CHECKING:
 __all__ = ["DigipixClient"]
 
 T = TypeVar("T")
-
-
-# The reference says a token "will last for one hour" when it does not say otherwise.
-_DEFAULT_TOKEN_LIFETIME = 3600.0
 
 
 class _State(enum.Enum):
@@ -128,8 +131,8 @@ class DigipixClient:
             raise ValueError("client_secret is required (or use DigipixClient.from_env())")
         self._client_id = client_id
         self._client_secret = client_secret
-        self._base_url = _resolve_base_url(environment, base_url)
-        self._scopes = _check_scopes(scopes)
+        self._base_url = resolve_base_url(environment, base_url)
+        self._scopes = check_scopes(scopes)
         self._timeout = Timeout.coerce(timeout)
         self._retry = retry_policy or RetryPolicy(max_retries=max_retries)
         self._shared = _Shared(
@@ -226,12 +229,14 @@ class DigipixClient:
 
     # -- the pipeline -------------------------------------------------------------
     #
-    # Three coroutine frames stand between a resource and aiohttp (_call, _send,
+    # Two coroutine frames stand between a resource and aiohttp (_send and
     # Transport.send): every suspension of a call resumes each frame of the chain,
-    # so the depth is kept small on purpose; retries are decided by a plain object.
+    # so the depth is kept small on purpose. _call is a plain method that hands the
+    # resource _send's coroutine, and retries are decided by a plain object.
 
-    async def _call(self, request: Request, result_type: Any) -> Any:
-        """Send ``request`` and structure its JSON answer as ``result_type``."""
+    def _call(self, request: Request, result_type: Any) -> Coroutine[Any, Any, Any]:
+        """Check that ``request`` may go; return the coroutine that sends it and
+        structures its JSON answer as ``result_type``."""
         self._check_open()
         if request.scope is not None and request.scope not in self._scopes:
             raise PermissionDeniedError(
@@ -243,21 +248,12 @@ class DigipixClient:
                 path=request.path,
                 attempts=0,
             )
-        response = await self._send(request, authorised=True)
-        try:
-            return _converter.structure(_json.loads(response.body), result_type)
-        except ValueError as exc:  # bad JSON or StructureError
-            raise APIResponseValidationError(
-                f"{request.method} {request.path}: the answer is not the expected "
-                f"{getattr(result_type, '__name__', result_type)}: {exc}",
-                status=response.status,
-                body=response.body[:2000].decode("utf-8", "replace"),
-                path=request.path,
-            ) from exc
+        return self._send(request, result_type)
 
-    async def _send(self, request: Request, *, authorised: bool) -> Response:
-        """Send ``request`` until it succeeds or fails for good; return the 200/201.
+    async def _send(self, request: Request, result_type: Any, *, authorised: bool = True) -> Any:
+        """Send ``request`` until it succeeds or fails for good; structure the 200/201.
 
+        ``result_type`` None returns the `Response` itself (the token request).
         With ``authorised``, each attempt carries the current token and a 401 is
         answered once with a fresh token. A failure of the token request itself is
         raised as it is: it was retried by its own call and is no failure of this
@@ -307,7 +303,7 @@ class DigipixClient:
                             raise
                         _log_attempt(request, response.status, number, started)
                         if is_success(response.status):
-                            return response
+                            break
                         if response.status == 401 and token is not None and not refreshed:
                             # The token may have been revoked early: one fresh token, one more try.
                             refreshed = True
@@ -336,6 +332,9 @@ class DigipixClient:
                     partner_order_id=request.partner_order_id, cause=timeout
                 ) from None
             raise timeout from None
+        if result_type is None:
+            return response
+        return _structure(request, response, result_type)
 
     def _deadline_error(self, request: Request, waiting_for: str, number: int) -> APITimeoutError:
         """Describe a call whose deadline struck while it awaited ``waiting_for``."""
@@ -370,26 +369,20 @@ class DigipixClient:
                 "scope": list(self._scopes),
             },
         )
-        return _parse_grant(await self._send(request, authorised=False))
+        return parse_grant(await self._send(request, None, authorised=False))
 
 
-def _parse_grant(response: Response) -> TokenGrant:
-    # The body holds the token: no error below may quote it.
+def _structure(request: Request, response: Response, result_type: Any) -> Any:
     try:
-        data = _json.loads(response.body)
-    except ValueError:
-        data = None
-    token = data.get("access_token") if isinstance(data, dict) else None
-    lifetime = data.get("expires_in", _DEFAULT_TOKEN_LIFETIME) if isinstance(data, dict) else None
-    if not isinstance(token, str) or not token:
+        return _converter.structure(_json.loads(response.body), result_type)
+    except ValueError as exc:  # bad JSON or StructureError
         raise APIResponseValidationError(
-            "token response has no access_token", status=response.status, path=TOKEN_PATH
-        )
-    if isinstance(lifetime, bool) or not isinstance(lifetime, int | float | Decimal):
-        raise APIResponseValidationError(
-            "token response has no numeric expires_in", status=response.status, path=TOKEN_PATH
-        )
-    return TokenGrant(token, float(lifetime))
+            f"{request.method} {request.path}: the answer is not the expected "
+            f"{getattr(result_type, '__name__', result_type)}: {exc}",
+            status=response.status,
+            body=response.body[:2000].decode("utf-8", "replace"),
+            path=request.path,
+        ) from exc
 
 
 def _outcome_unknown(error: DigipixError) -> bool:
@@ -417,27 +410,3 @@ def _log_attempt(request: Request, outcome: int | str, number: int, started: flo
                 "elapsed_ms": elapsed_ms,
             },
         )
-
-
-def _resolve_base_url(environment: str, base_url: str | None) -> str:
-    if base_url is not None:
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
-        return base_url.rstrip("/")
-    try:
-        return ENVIRONMENTS[environment]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"environment must be one of {sorted(ENVIRONMENTS)} (or give base_url), "
-            f"got {environment!r}"
-        ) from None
-
-
-def _check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(scopes, str):
-        raise TypeError("scopes must be a collection of scope names, not one string")
-    result = tuple(dict.fromkeys(scopes))
-    unknown = [scope for scope in result if scope not in DEFAULT_SCOPES]
-    if unknown:
-        raise ValueError(f"unknown scopes {unknown}; the reference defines {DEFAULT_SCOPES}")
-    return result

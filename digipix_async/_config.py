@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import attrs
 
-__all__ = ["DEFAULT_SCOPES", "ENVIRONMENTS", "Limits", "RetryPolicy", "Timeout"]
+__all__ = [
+    "DEFAULT_SCOPES",
+    "ENVIRONMENTS",
+    "Limits",
+    "RetryPolicy",
+    "Timeout",
+    "check_scopes",
+    "resolve_base_url",
+]
 
 # The reference names no hosts. The sandbox host is the issuer of the reference's
 # example development token (`"iss": "api.digipix.dev"`); both are overridable with
@@ -84,3 +93,29 @@ class RetryPolicy:
     def _check_max_retries(self, attribute: attrs.Attribute[int], value: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"max_retries must be a whole number >= 0, got {value!r}")
+
+
+def resolve_base_url(environment: str, base_url: str | None) -> str:
+    """Return the server root: ``base_url`` without its trailing slash, or the environment's."""
+    if base_url is not None:
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        return base_url.rstrip("/")
+    try:
+        return ENVIRONMENTS[environment]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"environment must be one of {sorted(ENVIRONMENTS)} (or give base_url), "
+            f"got {environment!r}"
+        ) from None
+
+
+def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """Return the scopes to request, in order and without repeats; unknown ones are refused."""
+    if isinstance(scopes, str):
+        raise TypeError("scopes must be a collection of scope names, not one string")
+    result = tuple(dict.fromkeys(scopes))
+    unknown = [scope for scope in result if scope not in DEFAULT_SCOPES]
+    if unknown:
+        raise ValueError(f"unknown scopes {unknown}; the reference defines {DEFAULT_SCOPES}")
+    return result

@@ -73,8 +73,7 @@ def make_reader(
             namespace[f"_hook_{field.name}"] = hook
             lines.append(f"    {var} = _hook_{field.name}({var}, None)")
         else:
-            namespace[f"_hook_{field.name}"] = type_hook(field.type)
-            lines.extend(_read_value(field, var, required, namespace, model_reader))
+            lines.extend(_read_value(field, var, required, namespace, type_hook, model_reader))
         arguments.append(var)
     if has_extra:
         namespace["_known"] = frozenset(known)
@@ -92,10 +91,12 @@ def _read_value(
     var: str,
     required: bool,
     namespace: dict[str, Any],
+    type_hook: Callable[[Any], Hook],
     model_reader: Callable[[type[Any]], Callable[[Any], Any]],
 ) -> list[str]:
     """Return the lines that turn ``var`` (the raw value) into the field's value."""
     namespace[f"_type_{field.name}"] = field.type
+    namespace[f"_hook_{field.name}"] = type_hook(field.type)
     call_hook = f"{var} = _hook_{field.name}({var}, _type_{field.name})"
     inner = _unwrap_optional(field.type)
     if get_origin(inner) is tuple and attrs.has(get_args(inner)[0]):
@@ -122,8 +123,11 @@ def _read_value(
     elif inner in _TAKEN_AS_IS:
         exact = " or ".join(f"{var}.__class__ is {t.__name__}" for t in _TAKEN_AS_IS[inner])
         exact = f"({exact})"
-    else:  # datetime, status, shipment method, mappings: the hook converts
+    elif inner is field.type:  # datetime, status, mappings: the hook converts
         return [f"    {call_hook}"]
+    else:  # the same, optional: None is taken as it is, the rest goes to X's own hook
+        namespace[f"_hook_{field.name}"] = type_hook(inner)
+        return [f"    if {var} is not None:", f"        {call_hook}"]
     condition = f"not {exact}" if required else f"{var} is not None and not {exact}"
     return [f"    if {condition}:", f"        {call_hook}"]
 

@@ -11,15 +11,19 @@ import email.utils
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
 
+from digipix_async._auth import TokenGrant
 from digipix_async._errors import (
+    APIResponseValidationError,
     APIStatusError,
     AuthenticationError,
     status_error_class,
 )
+from digipix_async._json import loads
 from digipix_async._request import Request
 
 __all__ = [
@@ -27,6 +31,7 @@ __all__ = [
     "Response",
     "error_from_response",
     "is_success",
+    "parse_grant",
     "parse_retry_after",
     "redact",
 ]
@@ -153,3 +158,26 @@ def error_from_response(
             **common,
         )
     return status_error_class(response.status)(description, **common)
+
+
+# The reference says a token "will last for one hour" when it does not say otherwise.
+_DEFAULT_TOKEN_LIFETIME = 3600.0
+
+
+def parse_grant(response: Response) -> TokenGrant:
+    """Read the token endpoint's answer; the body holds the token, so no error quotes it."""
+    try:
+        data = loads(response.body)
+    except ValueError:
+        data = None
+    token = data.get("access_token") if isinstance(data, dict) else None
+    lifetime = data.get("expires_in", _DEFAULT_TOKEN_LIFETIME) if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        raise APIResponseValidationError(
+            "token response has no access_token", status=response.status, path=TOKEN_PATH
+        )
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int | float | Decimal):
+        raise APIResponseValidationError(
+            "token response has no numeric expires_in", status=response.status, path=TOKEN_PATH
+        )
+    return TokenGrant(token, float(lifetime))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from digipix_async._request import Request
@@ -12,4 +13,4 @@ __all__ = ["Caller"]
 class Caller(Protocol):
     """The client as resources see it (keeps resources free of an import cycle)."""
 
-    async def _call(self, request: Request, result_type: Any) -> Any: ...
+    def _call(self, request: Request, result_type: Any) -> Coroutine[Any, Any, Any]: ...
