@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 __all__ = ["Request", "RetrySafety"]
 
@@ -20,8 +18,7 @@ class RetrySafety(enum.Enum):
     UNSENT_ONLY = "unsent_only"
 
 
-@attrs.frozen
-class Request:
+class Request(NamedTuple):
     """One API call: what goes on the wire and how it may be retried.
 
     ``path`` is already percent-encoded and starts with ``/v1/``; ``json`` is the
@@ -29,13 +26,23 @@ class Request:
     scope the call needs (None for the token request itself).
     ``creates_order`` marks ``POST /v1/orders``, whose ambiguous failures become
     ``OrderOutcomeUnknownError`` carrying ``partner_order_id``.
+
+    A NamedTuple rather than an attrs class: one is built for every call, and a
+    tuple is built in half the time of a frozen attrs instance.
     """
 
     method: str
     path: str
     scope: str | None
-    # Kept out of repr: the token request's body holds the client secret.
-    json: Any = attrs.field(default=None, repr=False)
+    json: Any = None
     retry: RetrySafety = RetrySafety.IDEMPOTENT
     creates_order: bool = False
     partner_order_id: str | None = None
+
+    def __repr__(self) -> str:
+        # Never the body: the token request's holds the client secret.
+        return (
+            f"Request(method={self.method!r}, path={self.path!r}, scope={self.scope!r}, "
+            f"retry={self.retry}, creates_order={self.creates_order!r}, "
+            f"partner_order_id={self.partner_order_id!r})"
+        )

@@ -412,3 +412,10 @@ def test_ids_must_be_non_empty_strings(identifier: Any) -> None:
     fails("order_id", lambda: _requests.get_order(identifier))
     fails("order_id", lambda: _requests.cancel_order(identifier))
     fails("product_id", lambda: _requests.get_product(identifier))
+
+
+def test_a_request_repr_never_shows_its_body() -> None:
+    # The token request's body holds the client secret.
+    request = Request("POST", "/v1/oauth/token", None, json={"client_secret": "s3cr3t"})
+    assert "s3cr3t" not in repr(request)
+    assert repr(request).startswith("Request(method='POST', path='/v1/oauth/token'")
