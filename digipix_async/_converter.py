@@ -65,7 +65,7 @@ from digipix_async._wire_values import (
 )
 from digipix_async.models import OrderStatus
 
-__all__ = ["StructureError", "from_input", "structure", "unstructure"]
+__all__ = ["StructureError", "from_input", "structure", "unstructure", "wire_name"]
 
 T = TypeVar("T")
 Hook = Callable[[Any, Any], Any]
@@ -86,6 +86,12 @@ _WIRE_NAMES = {
     "status_notification_url": "statusNotificationUrl",
     "shipping_cost": "shippingCost",
 }
+
+
+def wire_name(field: str) -> str:
+    """Return the wire name of a model field (its Python name when it has no other)."""
+    return _WIRE_NAMES.get(field, field)
+
 
 # Lists the server sends only in some states (shipments while QUOTE, tracking once
 # shipped): absent and empty mean the same, so an empty one is not written.
@@ -340,7 +346,7 @@ for _cls in _MODELS:
     _INPUT_HOOKS[_cls] = _input_fast.get_structure_hook(_cls)
     _READERS[_cls] = make_reader(
         _cls,
-        wire_name=lambda name: _WIRE_NAMES.get(name, name),
+        wire_name=wire_name,
         type_hook=_fast.get_structure_hook,
         field_hooks={"shipment_method_id": structure_method_id},
         model_reader=_READERS.__getitem__,

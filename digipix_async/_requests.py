@@ -60,7 +60,7 @@ def create_quote(*, zip_code: str, items: Iterable[QuoteItem | Mapping[str, Any]
     """
     body = {
         "zipCode": normalize_zip_code(zip_code, "zip_code"),
-        "items": [_converter.unstructure(item) for item in _quote_items(items)],
+        "items": [_quote_item_body(raw, i) for i, raw in enumerate(_sequence(items, "items"))],
     }
     return Request("POST", "/v1/quote", "quote", json=body, retry=RetrySafety.IDEMPOTENT)
 
@@ -157,6 +157,8 @@ def normalize_zip_code(value: object, field: str) -> str:
     """
     if not isinstance(value, str):
         raise ValidationError(field, f"expected a string, got {type(value).__name__}")
+    if len(value) == 8 and value.isascii() and value.isdigit():
+        return value  # already 8 digits: no pattern to run
     digits = _NOT_DIGITS.sub("", value)
     if len(digits) != 8:
         raise ValidationError(field, f"must have 8 digits, found {len(digits)} in {value!r}")
@@ -203,20 +205,43 @@ def _sequence(items: object, field: str) -> list[Any]:
     return found
 
 
-def _quote_items(items: object) -> list[QuoteItem]:
-    checked = []
-    for index, raw in enumerate(_sequence(items, "items")):
-        item = _converter.from_input(raw, QuoteItem, f"items[{index}]")
-        # Types were checked by from_input; the ranges are checked here, and the
-        # field's path is spelled out only when one is out of range.
-        pages = item.pages
-        if not item.product_id.strip() or item.quantity < 1 or (pages is not None and pages < 1):
-            where = f"items[{index}]"
-            _non_empty_str(item.product_id, f"{where}.product_id")
-            _count(item.quantity, f"{where}.quantity")
-            _count(pages if pages is not None else 1, f"{where}.pages")
-        checked.append(item)
-    return checked
+def _quote_item(raw: object, index: int) -> QuoteItem:
+    item = _converter.from_input(raw, QuoteItem, f"items[{index}]")
+    # Types were checked by from_input; the ranges are checked here, and the
+    # field's path is spelled out only when one is out of range.
+    pages = item.pages
+    if not item.product_id.strip() or item.quantity < 1 or (pages is not None and pages < 1):
+        where = f"items[{index}]"
+        _non_empty_str(item.product_id, f"{where}.product_id")
+        _count(item.quantity, f"{where}.quantity")
+        _count(pages if pages is not None else 1, f"{where}.pages")
+    return item
+
+
+_QUOTE_ITEM_FIELDS = frozenset(field.name for field in attrs.fields(QuoteItem))
+_PRODUCT_ID, _QUANTITY, _PAGES = map(_converter.wire_name, ("product_id", "quantity", "pages"))
+
+
+def _quote_item_body(raw: object, index: int) -> dict[str, Any]:
+    """Return the wire form of quote item ``index``, checked as `_quote_item` checks it."""
+    # One pass for the common input, a dict of exactly typed values in range (a bulk
+    # job quotes thousands); anything else takes the full path, which names the problem.
+    if type(raw) is dict and raw.keys() <= _QUOTE_ITEM_FIELDS:
+        product_id = raw.get("product_id")
+        quantity = raw.get("quantity")
+        pages = raw.get("pages")
+        if (
+            type(product_id) is str
+            and product_id.strip()
+            and type(quantity) is int
+            and quantity >= 1
+        ):
+            if pages is None:
+                return {_PRODUCT_ID: product_id, _QUANTITY: quantity}
+            if type(pages) is int and pages >= 1:
+                return {_PRODUCT_ID: product_id, _QUANTITY: quantity, _PAGES: pages}
+    body: dict[str, Any] = _converter.unstructure(_quote_item(raw, index))
+    return body
 
 
 def _order_items(items: object) -> list[OrderItem]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from digipix_async import _requests
@@ -247,7 +247,7 @@ def fails(field: str, build: Any, match: str | None = None) -> None:
     assert caught.value.field == field
 
 
-@given(st.text())
+@given(st.text() | st.text(alphabet="0123456789\u0663-", min_size=7, max_size=9))
 def test_zip_code_keeps_exactly_its_ascii_digits(text: str) -> None:
     digits = "".join(ch for ch in text if ch in "0123456789")
     if len(digits) == 8:
@@ -419,3 +419,34 @@ def test_a_request_repr_never_shows_its_body() -> None:
     request = Request("POST", "/v1/oauth/token", None, json={"client_secret": "s3cr3t"})
     assert "s3cr3t" not in repr(request)
     assert repr(request).startswith("Request(method='POST', path='/v1/oauth/token'")
+
+
+def _outcome(build: Any) -> Any:
+    try:
+        return ("body", repr(build()))  # repr: the types of the values count too
+    except ValidationError as exc:
+        return ("refused", str(exc))
+
+
+quote_item_values = (
+    st.none()
+    | st.booleans()
+    | st.integers(-2, 3)
+    | st.sampled_from(["", " ", "p", "photobook", 2.0])
+    | st.text(max_size=3)
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["product_id", "quantity", "pages", "copies"]), quote_item_values
+    )
+    | st.builds(QuoteItem, quote_item_values, quote_item_values, quote_item_values)
+)
+@example({"product_id": " ", "quantity": 1})
+@example({"product_id": "p", "quantity": 1, "pages": 0})
+@settings(max_examples=400)
+def test_the_quote_item_fast_path_agrees_with_the_full_checks(item: Any) -> None:
+    fast = _outcome(lambda: _requests._quote_item_body(item, 3))
+    full = _outcome(lambda: _requests._converter.unstructure(_requests._quote_item(item, 3)))
+    assert fast == full
