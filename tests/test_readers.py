@@ -18,13 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from samples import ORDER_APPROVED, ORDER_QUOTE, QUOTE_OPTIONS
 
-from digipix_async import _converter
+from digipix_async import _converter, _readers
 from digipix_async._json import loads
 from digipix_async._readers import _unwrap_optional
 from digipix_async.models import (
     Order,
     OrderStatus,
     Product,
+    Recipient,
     ShippingOption,
     StatusNotification,
 )
@@ -147,3 +148,38 @@ def test_generated_source_shows_in_tracebacks() -> None:
     frame = caught.traceback[-1]
     assert "generated read_Order" in str(frame.path)
     assert "o['id']" in linecache.getline(str(frame.path), frame.lineno + 1)
+
+
+def test_a_model_filled_slot_by_slot_is_the_same_frozen_value() -> None:
+    data = loads(ORDER_APPROVED)
+    order = _converter._READERS[Order](data)
+    assert order == _converter._fast.structure(data, Order)
+    assert hash(order.recipient) == hash(_converter._fast.structure(data["recipient"], Recipient))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        order.id = "other"  # type: ignore[misc]
+
+
+@attrs.frozen
+class _Checked:
+    name: str = attrs.field(validator=attrs.validators.min_len(2))
+
+
+@attrs.frozen
+class _Plain:
+    name: str
+
+
+def test_a_model_whose_init_does_more_is_built_by_its_init() -> None:
+    assert not _readers._settable_directly(_Checked)
+    assert _readers._settable_directly(_Plain)
+    assert _readers._settable_directly(Order)
+    read = _readers.make_reader(
+        _Checked,
+        wire_name=str,
+        type_hook=lambda _: _converter.structure_str,
+        field_hooks={},
+        model_reader=lambda cls: cls,
+        not_a_dict=lambda data, cls: data,
+    )
+    with pytest.raises(ValueError, match="Length of 'name'"):
+        read({"name": "x"})
