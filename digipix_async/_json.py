@@ -70,12 +70,28 @@ _ENCODER = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default
 )
 _encode_str = json.encoder.encode_basestring
+_TOO_DEEP = "the value is nested too deeply (or contains itself) to be written as JSON"
+
+
+# The C encoder, made once and called directly: JSONEncoder.encode() makes a new
+# one on every call, half the cost of writing a small body. It keeps no record of
+# the containers it is in (markers=None): a body is a tree, and custom_data, the
+# only part a caller nests freely, is written with dumps_exact when it is checked.
+_make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+_c_encode = (
+    None
+    if _make_c_encoder is None  # an interpreter without the C accelerator
+    else _make_c_encoder(None, _default, _encode_str, None, ":", ",", False, False, False)
+)
 
 
 def dumps(value: Any) -> bytes:
     """Write plain values as compact UTF-8 JSON; a Decimal keeps its exact digits."""
     try:
-        return _ENCODER.encode(value).encode()
+        chunks = _c_encode(value, 0) if _c_encode is not None else _ENCODER.iterencode(value)
+        return "".join(chunks).encode()
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
     except ValueError as exc:
         if "Out of range float" in str(exc):
             raise ValueError("a NaN or infinite float cannot be written as JSON") from None
@@ -87,7 +103,10 @@ def dumps(value: Any) -> bytes:
 def dumps_exact(value: Any) -> bytes:
     """Write plain values as JSON, refusing anything JSON cannot hold exactly."""
     out: list[str] = []
-    _encode_exact(value, out)
+    try:
+        _encode_exact(value, out)
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
     return "".join(out).encode()
 
 

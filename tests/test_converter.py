@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from samples import ORDER_APPROVED, ORDER_QUOTE, QUOTE_OPTIONS
 
-from digipix_async import _converter
+from digipix_async import _converter, _json
 from digipix_async._converter import StructureError, from_input, structure
 from digipix_async._converter import unstructure as unstructure_
 from digipix_async._errors import ValidationError
@@ -429,6 +429,24 @@ def test_dumps_exact_refuses_what_json_cannot_hold(value: Any) -> None:
 )
 def test_the_fast_and_the_exact_encoder_agree(value: Any) -> None:
     assert dumps(value) == dumps_exact(value)
+
+
+def test_dumps_without_the_c_encoder_writes_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    value = {"zipCode": "01311100", "items": [{"quantity": 2, "cost": Decimal("2.09")}], "é": None}
+    expected = dumps(value)
+    monkeypatch.setattr(_json, "_c_encode", None)
+    assert (
+        dumps(value)
+        == expected
+        == '{"zipCode":"01311100","items":[{"quantity":2,"cost":2.09}],"é":null}'.encode()
+    )
+
+
+def test_dumps_refuses_a_value_that_contains_itself() -> None:
+    looped: list[Any] = []
+    looped.append(looped)
+    with pytest.raises(ValueError, match="contains itself"):
+        dumps(looped)
 
 
 @given(st.text())

@@ -405,6 +405,9 @@ def test_custom_data_must_be_a_json_mapping() -> None:
     fails("custom_data", lambda: order(custom_data=["cart"]), "mapping")
     fails("custom_data", lambda: order(custom_data={"when": object()}), "JSON")
     fails("custom_data", lambda: order(custom_data={"n": float("nan")}), "JSON")
+    looped: dict[str, Any] = {}
+    looped["self"] = looped
+    fails("custom_data", lambda: order(custom_data=looped), "contains itself")
 
 
 @pytest.mark.parametrize("identifier", ["", None, 42])
