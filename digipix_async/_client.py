@@ -268,6 +268,7 @@ class DigipixClient:
         number = 1
         token: str | None = None
         waiting_for = "token"  # what the call awaits, should the deadline strike
+        debug = log.isEnabledFor(logging.DEBUG)  # once per call, not per attempt
         try:
             with self._shared.deadlines.guard(deadline):
                 while True:
@@ -275,7 +276,7 @@ class DigipixClient:
                         waiting_for = "token"
                         token = auth.usable() or await auth.token()
                     remaining = deadline - time.monotonic()
-                    started = time.perf_counter()
+                    started = time.perf_counter() if debug else 0.0
                     try:
                         if remaining <= 0:
                             raise APITimeoutError(
@@ -299,9 +300,11 @@ class DigipixClient:
                                 read=self._timeout.read if self._timeout.read < remaining else None,
                             )
                         except APIConnectionError as error:
-                            _log_attempt(request, type(error).__name__, number, started)
+                            if debug:
+                                _log_attempt(request, type(error).__name__, number, started)
                             raise
-                        _log_attempt(request, response.status, number, started)
+                        if debug:
+                            _log_attempt(request, response.status, number, started)
                         if is_success(response.status):
                             break
                         if response.status == 401 and token is not None and not refreshed:
@@ -393,20 +396,19 @@ def _outcome_unknown(error: DigipixError) -> bool:
 
 
 def _log_attempt(request: Request, outcome: int | str, number: int, started: float) -> None:
-    if log.isEnabledFor(logging.DEBUG):
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        log.debug(
-            "%s %s -> %s (attempt %d, %.1f ms)",
-            request.method,
-            request.path,
-            outcome,
-            number,
-            elapsed_ms,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": outcome,
-                "attempt": number,
-                "elapsed_ms": elapsed_ms,
-            },
-        )
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    log.debug(
+        "%s %s -> %s (attempt %d, %.1f ms)",
+        request.method,
+        request.path,
+        outcome,
+        number,
+        elapsed_ms,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": outcome,
+            "attempt": number,
+            "elapsed_ms": elapsed_ms,
+        },
+    )
