@@ -53,13 +53,24 @@ def _child(argv: list[str], timeout: float) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def peer_order(peers: list[str], repeat: int) -> list[str]:
+    """Return the peers in the order of ``repeat``: rotated by one each repeat.
+
+    Interleaved A B C, B C A, C A B...: each peer runs in each position equally
+    often, so whatever a position costs (running first, right after a slow peer)
+    is not charged to one peer.
+    """
+    shift = repeat % len(peers)
+    return peers[shift:] + peers[:shift]
+
+
 def run_peers(args: argparse.Namespace, base_url: str, cpu: int | None) -> list[dict[str, Any]]:
-    """Run every (repeat, op, peer) in its own process, interleaving peers: A B C A B C."""
+    """Run every (repeat, op, peer) in its own process, interleaving the peers."""
     runs = []
     timeout = 120 + args.n * 0.02  # far above the slowest peer's ~2.5 ms/op
     for repeat in range(args.repeats):
         for op in args.ops:
-            for peer in args.peers:
+            for peer in peer_order(list(args.peers), repeat):
                 argv = ["benchmarks.child", "--peer", peer, "--op", op, "--base-url", base_url]
                 argv += ["--n", str(args.n), "--concurrency", str(args.concurrency)]
                 argv += ["--warmup", str(args.warmup)]
