@@ -11,7 +11,7 @@ import enum
 import logging
 import os
 import time
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -77,21 +77,23 @@ class _Shared:
 class _Headers:
     """The request headers for the current token, built once per token, not per call.
 
-    aiohttp copies the mapping it is given, so the same dicts can be handed out.
+    They are kept in the transport's prepared form (aiohttp copies them, and a
+    mapping of its own kind spares it a conversion on every request).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, prepare: Callable[[Mapping[str, str]], Mapping[str, str]]) -> None:
+        self._prepare = prepare
         self._token: str | None = None
         self._with_body, self._without_body = self._build(None)
 
-    @staticmethod
-    def _build(token: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    def _build(self, token: str | None) -> tuple[Mapping[str, str], Mapping[str, str]]:
         without_body = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token is not None:
             without_body["Authorization"] = f"Bearer {token}"
-        return {**without_body, "Content-Type": "application/json"}, without_body
+        with_body = {**without_body, "Content-Type": "application/json"}
+        return self._prepare(with_body), self._prepare(without_body)
 
-    def get(self, token: str | None, *, with_body: bool) -> dict[str, str]:
+    def get(self, token: str | None, *, with_body: bool) -> Mapping[str, str]:
         """Return the headers for a request with ``token`` (None: the token request)."""
         if token != self._token:
             self._token = token
@@ -143,7 +145,7 @@ class DigipixClient:
             ),
             TokenRefresher(self._fetch_token),
         )
-        self._headers = _Headers()
+        self._headers = _Headers(self._shared.transport.prepare_headers)
         self._owner = True
         self._bind_resources()
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 
 import aiohttp
+from multidict import CIMultiDict
 from yarl import URL
 
 from digipix_async._config import Limits, Timeout
@@ -60,6 +61,15 @@ class Transport:
             # Per-request timeouts are always given; this only rules out "no limit".
             timeout=aiohttp.ClientTimeout(total=300, connect=30, sock_read=60),
         )
+
+    @staticmethod
+    def prepare_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+        """Return ``headers`` as aiohttp keeps them, for requests that reuse them.
+
+        aiohttp converts a plain dict on every request; its own CIMultiDict it takes
+        as it is (and copies, so one instance can serve concurrent requests).
+        """
+        return CIMultiDict(headers)
 
     async def send(
         self,
