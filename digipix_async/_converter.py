@@ -51,6 +51,8 @@ from digipix_async._errors import ValidationError
 from digipix_async._json import format_datetime
 from digipix_async._readers import make_reader
 from digipix_async._wire_values import (
+    METHOD_BY_NUMBER,
+    STATUS_BY_TEXT,
     BadValue,
     plain_int,
     structure_datetime,
@@ -349,6 +351,7 @@ for _cls in _MODELS:
         wire_name=wire_name,
         type_hook=_fast.get_structure_hook,
         field_hooks={"shipment_method_id": structure_method_id},
+        lookups={"status": STATUS_BY_TEXT, "shipment_method_id": METHOD_BY_NUMBER},
         model_reader=_READERS.__getitem__,
         not_a_dict=_fast.get_structure_hook(_cls),
     )

@@ -39,6 +39,7 @@ def make_reader(
     wire_name: Callable[[str], str],
     type_hook: Callable[[Any], Hook],
     field_hooks: Mapping[str, Hook],
+    lookups: Mapping[str, Mapping[Any, Any]],
     model_reader: Callable[[type[Any]], Callable[[Any], Any]],
     not_a_dict: Hook,
 ) -> Callable[[Any], Any]:
@@ -47,9 +48,12 @@ def make_reader(
     ``wire_name`` maps a field name to its key on the wire; ``type_hook``
     returns the converter's hook for a field type, and ``field_hooks`` the hooks
     that replace it for some field names (always called: they convert any value
-    the wire sends, as the shipment method's number); ``model_reader`` returns the
-    reader of a nested model (generated before this one); ``not_a_dict`` is
-    called with data that is not a plain dict (``not_a_dict(data, cls)``).
+    the wire sends, as the shipment method's number). ``lookups`` holds, per
+    field name, the hook's answers for the common wire values (a status's text):
+    a value of exactly the keys' type found there needs no call.
+    ``model_reader`` returns the reader of a nested model (generated before this
+    one); ``not_a_dict`` is called with data that is not a plain dict
+    (``not_a_dict(data, cls)``).
     """
     namespace: dict[str, Any] = {"_cls": cls, "_not_a_dict": not_a_dict, "_Decimal": Decimal}
     lines = [f"def read_{cls.__name__}(o):", "    if o.__class__ is not dict:"]
@@ -65,13 +69,17 @@ def make_reader(
             raise TypeError(f"{cls.__name__}.{field.name}: keyword-only fields are not read")
         key = wire_name(field.name)
         known.append(key)
+        namespace[f"_type_{field.name}"] = field.type
         var = f"v_{field.name}"
         required = field.default is attrs.NOTHING
         lines.append(f"    {var} = o[{key!r}]" if required else f"    {var} = o.get({key!r})")
         hook = field_hooks.get(field.name)
-        if hook is not None:
+        if field.name in lookups:
+            namespace[f"_hook_{field.name}"] = hook or type_hook(field.type)
+            lines.extend(_look_up(field, var, lookups[field.name], namespace))
+        elif hook is not None:
             namespace[f"_hook_{field.name}"] = hook
-            lines.append(f"    {var} = _hook_{field.name}({var}, None)")
+            lines.append(f"    {var} = _hook_{field.name}({var}, _type_{field.name})")
         else:
             lines.extend(_read_value(field, var, required, namespace, type_hook, model_reader))
         arguments.append(var)
@@ -127,6 +135,23 @@ def _set_fields(
     return lines
 
 
+def _look_up(
+    field: attrs.Attribute[Any], var: str, table: Mapping[Any, Any], namespace: dict[str, Any]
+) -> list[str]:
+    # The exact class first: True == 1 and 1.0 == 1 would find an int key, and
+    # the hook refuses both.
+    (key_class,) = {type(key) for key in table}
+    namespace[f"_table_{field.name}"] = table
+    namespace[f"_class_{field.name}"] = key_class
+    found = f"_found_{field.name}"
+    return [
+        f"    {found} = _table_{field.name}.get({var}) "
+        f"if {var}.__class__ is _class_{field.name} else None",
+        f"    {var} = {found} if {found} is not None "
+        f"else _hook_{field.name}({var}, _type_{field.name})",
+    ]
+
+
 def _read_value(
     field: attrs.Attribute[Any],
     var: str,
@@ -136,7 +161,6 @@ def _read_value(
     model_reader: Callable[[type[Any]], Callable[[Any], Any]],
 ) -> list[str]:
     """Return the lines that turn ``var`` (the raw value) into the field's value."""
-    namespace[f"_type_{field.name}"] = field.type
     namespace[f"_hook_{field.name}"] = type_hook(field.type)
     call_hook = f"{var} = _hook_{field.name}({var}, _type_{field.name})"
     inner = _unwrap_optional(field.type)

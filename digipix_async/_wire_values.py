@@ -16,6 +16,8 @@ from typing import Any
 from digipix_async.models import OrderStatus, ShipmentMethod
 
 __all__ = [
+    "METHOD_BY_NUMBER",
+    "STATUS_BY_TEXT",
     "BadValue",
     "plain_int",
     "structure_datetime",
@@ -87,17 +89,17 @@ def structure_datetime(value: Any, _: Any) -> datetime:
 
 
 # The statuses as the server spells them: a dict lookup instead of an Enum call.
-_STATUS_BY_TEXT: dict[str, OrderStatus] = {status.value: status for status in OrderStatus}
+STATUS_BY_TEXT: dict[str, OrderStatus] = {status.value: status for status in OrderStatus}
 
 
 def structure_status(value: Any, _: Any) -> OrderStatus:
     if isinstance(value, str) and value:
         # Other spellings (lower case, unknown statuses) go through the Enum's rules.
-        return _STATUS_BY_TEXT.get(value) or OrderStatus(value)
+        return STATUS_BY_TEXT.get(value) or OrderStatus(value)
     raise BadValue(f"expected a non-empty status string, got {value!r}")
 
 
-_METHOD_BY_NUMBER: dict[int, ShipmentMethod] = {int(method): method for method in ShipmentMethod}
+METHOD_BY_NUMBER: dict[int, ShipmentMethod] = {int(method): method for method in ShipmentMethod}
 
 
 def structure_method_id(value: Any, _: Any) -> int | None:
@@ -105,7 +107,7 @@ def structure_method_id(value: Any, _: Any) -> int | None:
         return None
     number = structure_int(value, int)
     # A method the SDK does not know stays a plain int instead of failing.
-    return _METHOD_BY_NUMBER.get(number, number)
+    return METHOD_BY_NUMBER.get(number, number)
 
 
 def plain_int(value: int | None) -> int | None:

@@ -54,6 +54,8 @@ def _well_typed(field_type: Any, depth: int) -> st.SearchStrategy[Any]:
             | st.decimals()
             | st.floats()
             | st.sampled_from([Decimal("2.0"), Decimal("NaN"), Decimal("Infinity")])
+            # the shipment methods' numbers, and values equal to them of other types
+            | st.sampled_from([1, 2, 3, True, 1.0, Decimal("2")])
         )
     elif inner is datetime:
         found = st.datetimes().map(datetime.isoformat) | st.datetimes() | st.text(max_size=8)
@@ -178,8 +180,23 @@ def test_a_model_whose_init_does_more_is_built_by_its_init() -> None:
         wire_name=str,
         type_hook=lambda _: _converter.structure_str,
         field_hooks={},
+        lookups={},
         model_reader=lambda cls: cls,
         not_a_dict=lambda data, cls: data,
     )
     with pytest.raises(ValueError, match="Length of 'name'"):
         read({"name": "x"})
+
+
+@pytest.mark.parametrize("value", [1, 7, True, 1.0, Decimal("1"), Decimal("1.0"), "1", None])
+def test_a_shipment_method_is_looked_up_only_for_an_exact_int(value: Any) -> None:
+    document = {"id": "a", "shipmentMethodId": value}
+    reader = _converter._READERS[ShippingOption]
+    assert _outcome(reader, document) == _outcome(_cattrs_hook(ShippingOption), document)
+
+
+@pytest.mark.parametrize("value", ["NEW", "new", "ON_HOLD", "", 1, True, None])
+def test_a_status_is_looked_up_only_for_an_exact_str(value: Any) -> None:
+    document = {"id": "a", "status": value}
+    reader = _converter._READERS[StatusNotification]
+    assert _outcome(reader, document) == _outcome(_cattrs_hook(StatusNotification), document)
