@@ -25,11 +25,13 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Group runs by (peer, op): medians over repeats; ratios to the baseline per repeat."""
     by_key: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     baseline: dict[tuple[str, int], float] = {}
+    baseline_user: dict[tuple[str, int], float] = {}
     sdk: dict[tuple[str, int], float] = {}
     for run in runs:
         by_key[(run["peer"], run["op"])].append(run)
         if run["peer"] == BASELINE:
             baseline[(run["op"], run["repeat"])] = run["cpu_us_per_op"]
+            baseline_user[(run["op"], run["repeat"])] = run["user_us_per_op"]
         if run["peer"] == "sdk":
             sdk[(run["op"], run["repeat"])] = run["cpu_us_per_op"]
     best_baseline: dict[str, float] = {}
@@ -41,6 +43,11 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             r["cpu_us_per_op"] / baseline[(op, r["repeat"])]
             for r in group
             if (op, r["repeat"]) in baseline
+        ]
+        user_ratios = [
+            r["user_us_per_op"] / baseline_user[(op, r["repeat"])]
+            for r in group
+            if (op, r["repeat"]) in baseline_user
         ]
         vs_sdk = [
             r["cpu_us_per_op"] / sdk[(op, r["repeat"])] for r in group if (op, r["repeat"]) in sdk
@@ -55,6 +62,9 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "max_rss_mb": _spread([r["max_rss_kb"] / 1024 for r in group]),
                 "gc_us_per_op": _spread([r.get("gc_us_per_op", 0.0) for r in group]),
                 "ratio_to_baseline": _spread(ratios) if ratios else None,
+                "user_us_per_op": _spread([r["user_us_per_op"] for r in group]),
+                "sys_us_per_op": _spread([r["sys_us_per_op"] for r in group]),
+                "user_ratio_to_baseline": _spread(user_ratios) if user_ratios else None,
                 "ratio_to_sdk": _spread(vs_sdk) if vs_sdk else None,
                 # Interference on a shared machine only ever adds CPU time, so the
                 # best run of each peer is the least disturbed estimate of its cost.
@@ -81,16 +91,19 @@ def _fmt(spread: dict[str, float] | None, digits: int, suffix: str = "") -> str:
 def results_table(rows: list[dict[str, Any]]) -> str:
     """Return the main markdown table (median, and min-max over repeats)."""
     lines = [
-        f"| op | peer | CPU µs/op | CPU ratio to {BASELINE} | best-run ratio | ops/s (wall) "
-        "| peak RSS MB | of which cyclic GC µs/op |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        f"| op | peer | CPU µs/op | CPU ratio to {BASELINE} | best-run ratio "
+        "| user / sys µs/op | user-time ratio | ops/s (wall) | peak RSS MB "
+        "| of which cyclic GC µs/op |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in sorted(rows, key=lambda r: (r["op"] != "quotes.create", r["op"], r["peer"])):
         best = row.get("best_ratio_to_baseline")
         lines.append(
             f"| {row['op']} | {row['peer']} | {_fmt(row['cpu_us_per_op'], 1)} "
             f"| {_fmt(row['ratio_to_baseline'], 2, 'x')} "
-            f"| {'n/a' if best is None else f'{best:.2f}x'} | {_fmt(row['ops_per_s'], 0)} "
+            f"| {'n/a' if best is None else f'{best:.2f}x'} "
+            f"| {row['user_us_per_op']['median']:.1f} / {row['sys_us_per_op']['median']:.1f} "
+            f"| {_fmt(row['user_ratio_to_baseline'], 2, 'x')} | {_fmt(row['ops_per_s'], 0)} "
             f"| {row['max_rss_mb']['median']:.1f} | {row['gc_us_per_op']['median']:.1f} |"
         )
     return "\n".join(lines)
