@@ -33,7 +33,6 @@ from digipix_async._errors import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
-    DigipixError,
     InternalServerError,
     OrderOutcomeUnknownError,
     PermissionDeniedError,
@@ -322,21 +321,16 @@ class DigipixClient:
                         retries = retries or Retries(self._retry, request, deadline)
                         delay = retries.delay_after(error, number)
                         if delay is None:
-                            if request.creates_order and _outcome_unknown(error):
-                                raise OrderOutcomeUnknownError(
-                                    partner_order_id=request.partner_order_id, cause=error
-                                ) from error
+                            unknown = _unknown_outcome(request, error)
+                            if unknown is not None:
+                                raise unknown from error
                             raise
                     waiting_for = "retry"
                     await pause(delay)
                     number += 1
         except DeadlineExceeded:
             timeout = self._deadline_error(request, waiting_for, number)
-            if request.creates_order and _outcome_unknown(timeout):
-                raise OrderOutcomeUnknownError(
-                    partner_order_id=request.partner_order_id, cause=timeout
-                ) from None
-            raise timeout from None
+            raise _unknown_outcome(request, timeout) or timeout from None
         if result_type is None:
             return response
         return _structure(request, response, result_type)
@@ -390,11 +384,19 @@ def _structure(request: Request, response: Response, result_type: Any) -> Any:
         ) from exc
 
 
-def _outcome_unknown(error: DigipixError) -> bool:
-    """Tell whether a failed create-order may still have created the order."""
+def _unknown_outcome(
+    request: Request, error: APIConnectionError | APIStatusError
+) -> OrderOutcomeUnknownError | None:
+    """Return what ``error`` becomes when ``request`` may have created an order anyway."""
+    if not request.creates_order:
+        return None
     if isinstance(error, APIConnectionError):
-        return error.request_sent
-    return isinstance(error, InternalServerError)
+        maybe_created = error.request_sent
+    else:
+        maybe_created = isinstance(error, InternalServerError)
+    if not maybe_created:
+        return None
+    return OrderOutcomeUnknownError(partner_order_id=request.partner_order_id, cause=error)
 
 
 def _log_attempt(request: Request, outcome: int | str, number: int, started: float) -> None:
