@@ -102,7 +102,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="timed calls per process")
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--warmup", type=int, default=2_000, help="untimed calls first")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated")
     parser.add_argument("--ops", default=",".join(OPS), help="comma-separated")
