@@ -333,7 +333,10 @@ class DigipixClient:
             raise _unknown_outcome(request, timeout) or timeout from None
         if result_type is None:
             return response
-        return _structure(request, response, result_type)
+        try:
+            return _converter.structure(_json.loads(response.body), result_type)
+        except ValueError as exc:  # bad JSON or StructureError
+            raise _not_expected(request, response, result_type, exc) from exc
 
     def _deadline_error(self, request: Request, waiting_for: str, number: int) -> APITimeoutError:
         """Describe a call whose deadline struck while it awaited ``waiting_for``."""
@@ -371,17 +374,16 @@ class DigipixClient:
         return parse_grant(await self._send(request, None, authorised=False))
 
 
-def _structure(request: Request, response: Response, result_type: Any) -> Any:
-    try:
-        return _converter.structure(_json.loads(response.body), result_type)
-    except ValueError as exc:  # bad JSON or StructureError
-        raise APIResponseValidationError(
-            f"{request.method} {request.path}: the answer is not the expected "
-            f"{getattr(result_type, '__name__', result_type)}: {exc}",
-            status=response.status,
-            body=response.body[:2000].decode("utf-8", "replace"),
-            path=request.path,
-        ) from exc
+def _not_expected(
+    request: Request, response: Response, result_type: Any, problem: ValueError
+) -> APIResponseValidationError:
+    return APIResponseValidationError(
+        f"{request.method} {request.path}: the answer is not the expected "
+        f"{getattr(result_type, '__name__', result_type)}: {problem}",
+        status=response.status,
+        body=response.body[:2000].decode("utf-8", "replace"),
+        path=request.path,
+    )
 
 
 def _unknown_outcome(

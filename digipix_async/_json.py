@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,6 +34,9 @@ def _reject_constant(name: str) -> Any:
 
 # Built once: json.loads() with options would build a decoder on every call.
 _DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+# The decoder's scanner (the C one when there is one); typeshed does not list it.
+_scan: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_SPACE = " \t\n\r"  # JSON's whitespace (RFC 8259)
 
 
 def loads(data: bytes | str) -> Any:
@@ -47,7 +50,18 @@ def loads(data: bytes | str) -> Any:
     if not isinstance(data, str):
         data = data.decode("utf-8")
     try:
-        return _DECODER.decode(data)
+        # The scanner itself: JSONDecoder.decode() would add two Python calls and
+        # two whitespace matches around it on every response.
+        start = len(data) - len(data.lstrip(_SPACE)) if data[:1] in _SPACE else 0
+        value, end = _scan(data, start)
+        if end != len(data):
+            rest = data[end:]
+            end += len(rest) - len(rest.lstrip(_SPACE))
+            if end != len(data):
+                raise json.JSONDecodeError("Extra data", data, end)
+        return value
+    except StopIteration as exc:  # the scanner's way to say no value starts there
+        raise json.JSONDecodeError("Expecting value", data, exc.value) from None
     except RecursionError:
         # Callers catch ValueError for bad bodies; a hostile nesting depth is one.
         raise ValueError("JSON nested too deeply") from None

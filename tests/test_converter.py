@@ -373,6 +373,21 @@ def test_dumps_writes_datetimes_as_iso() -> None:
 # --- loads / dumps
 
 
+@pytest.mark.parametrize(
+    "text", ['  {"a": [1, "x"]} ', "\n[]\t", "1", '"s"', "", " ", '{"a": 1} x', "[1,]", "{"]
+)
+def test_loads_reads_and_refuses_like_the_stdlib(text: str) -> None:
+    try:
+        expected: Any = ("value", json.loads(text))
+    except json.JSONDecodeError as exc:
+        expected = ("refused", str(exc))
+    try:
+        got: Any = ("value", loads(text))
+    except json.JSONDecodeError as exc:
+        got = ("refused", str(exc))
+    assert got == expected
+
+
 def test_loads_never_goes_through_float() -> None:
     value = loads(b'{"a": 43.49, "b": 0.1, "c": 1e-7, "d": 7}')
     assert value == {"a": Decimal("43.49"), "b": Decimal("0.1"), "c": Decimal("1e-7"), "d": 7}
