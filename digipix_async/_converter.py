@@ -330,7 +330,7 @@ def _class_name(cls: Any) -> str:
 def _list_of(read: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
     def read_list(data: Any) -> list[Any]:
         # cattrs would iterate a string or an object's keys as if they were a list.
-        if data.__class__ is not list:
+        if not isinstance(data, list):
             raise BadValue(f"expected a JSON array, got {type_name(data)}")
         return [read(item) for item in data]
 

@@ -44,7 +44,8 @@ class Transport:
         self._limits = limits or Limits()
         self._trace_configs = list(trace_configs) if trace_configs else None
         self._closed = False
-        # The last limits used; they change only when a call nears its deadline.
+        # The ClientTimeout of the last request, reused while the limits stay the
+        # same (they change when a call nears its deadline).
         self._timeout = _client_timeout(Timeout().connect, None)
 
     def _open_session(self) -> aiohttp.ClientSession:
