@@ -200,3 +200,11 @@ def test_a_status_is_looked_up_only_for_an_exact_str(value: Any) -> None:
     document = {"id": "a", "status": value}
     reader = _converter._READERS[StatusNotification]
     assert _outcome(reader, document) == _outcome(_cattrs_hook(StatusNotification), document)
+
+
+def test_a_list_subclass_is_read_as_a_list() -> None:
+    class Options(list[Any]):
+        pass
+
+    options = _converter.structure(Options([{"id": "a", "cost": 1}]), list[ShippingOption])
+    assert options == [ShippingOption(id="a", cost=Decimal(1))]
