@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from types import GenericAlias, NoneType, UnionType
+from types import GenericAlias
 from typing import Any, TypeVar, get_args, get_origin, overload
 
 import attrs
@@ -49,7 +49,7 @@ from cattrs.v import format_exception
 from digipix_async import models
 from digipix_async._errors import ValidationError
 from digipix_async._json import format_datetime
-from digipix_async._readers import make_reader
+from digipix_async._readers import make_reader, unwrap_optional
 from digipix_async._wire_values import (
     METHOD_BY_NUMBER,
     STATUS_BY_TEXT,
@@ -175,13 +175,14 @@ def _register_field_types(converter: cattrs.Converter, cls: type[Any], *, fast: 
     # Prebuilt hooks for "X | None" and "tuple[X, ...]": cattrs would otherwise look
     # the inner hook up on every call. The inner types are registered already.
     for field in attrs.fields(attrs.resolve_types(cls)):
-        args = get_args(field.type)
-        if get_origin(field.type) is UnionType and len(args) == 2 and args[1] is NoneType:
-            hook = _optional(converter.get_structure_hook(args[0]), args[0])
+        inner = unwrap_optional(field.type)
+        if inner is not field.type:
+            hook = _optional(converter.get_structure_hook(inner), inner)
             converter.register_structure_hook(field.type, hook)
         elif get_origin(field.type) is tuple:
-            inner = converter.get_structure_hook(args[0] if fast else field.type)
-            hook = _array(inner, args[0], fast=fast)
+            element = get_args(field.type)[0]
+            element_hook = converter.get_structure_hook(element if fast else field.type)
+            hook = _array(element_hook, element, fast=fast)
             converter.register_structure_hook_func(partial(operator.eq, field.type), hook)
 
 

@@ -27,7 +27,7 @@ from typing import Any, get_args, get_origin
 
 import attrs
 
-__all__ = ["make_reader"]
+__all__ = ["make_reader", "unwrap_optional"]
 
 Hook = Callable[[Any, Any], Any]
 
@@ -110,9 +110,7 @@ def _settable_directly(cls: type[Any]) -> bool:
     for field in attrs.fields(attrs.resolve_types(cls)):
         if field.validator is not None:
             return False
-        inner = _unwrap_optional(field.type)
-        model_tuple = get_origin(inner) is tuple and attrs.has(get_args(inner)[0])
-        if field.converter is not None and not model_tuple:
+        if field.converter is not None and _model_list_element(field.type) is None:
             return False
     return True
 
@@ -165,11 +163,12 @@ def _read_value(
     """Return the lines that turn ``var`` (the raw value) into the field's value."""
     namespace[f"_hook_{field.name}"] = type_hook(field.type)
     call_hook = f"{var} = _hook_{field.name}({var}, _type_{field.name})"
-    inner = _unwrap_optional(field.type)
-    if get_origin(inner) is tuple and attrs.has(get_args(inner)[0]):
+    inner = unwrap_optional(field.type)
+    element_model = _model_list_element(field.type)
+    if element_model is not None:
         # A list of models; null means empty, as the hook has it (optional or not).
         element = f"_read_{field.name}"
-        namespace[element] = model_reader(get_args(inner)[0])
+        namespace[element] = model_reader(element_model)
         return [
             f"    if {var}.__class__ is list:",
             f"        {var} = tuple(map({element}, {var}))",
@@ -199,12 +198,21 @@ def _read_value(
     return [f"    if {condition}:", f"        {call_hook}"]
 
 
-def _unwrap_optional(field_type: Any) -> Any:
+def unwrap_optional(field_type: Any) -> Any:
     """Return X for ``X | None``, else the type itself."""
     args = get_args(field_type)
     if get_origin(field_type) is UnionType and len(args) == 2 and args[1] is NoneType:
         return args[0]
     return field_type
+
+
+def _model_list_element(field_type: Any) -> type[Any] | None:
+    """Return the model of a ``tuple[Model, ...]`` field (optional or not), else None."""
+    inner = unwrap_optional(field_type)
+    if get_origin(inner) is tuple and attrs.has(get_args(inner)[0]):
+        element: type[Any] = get_args(inner)[0]
+        return element
+    return None
 
 
 def _compile(name: str, lines: list[str], namespace: dict[str, Any]) -> Callable[[Any], Any]:

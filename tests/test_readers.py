@@ -20,7 +20,7 @@ from samples import ORDER_APPROVED, ORDER_QUOTE, QUOTE_OPTIONS
 
 from digipix_async import _converter, _readers
 from digipix_async._json import loads
-from digipix_async._readers import _unwrap_optional
+from digipix_async._readers import unwrap_optional
 from digipix_async.models import (
     Order,
     OrderStatus,
@@ -39,7 +39,7 @@ json_values = st.recursive(
 
 def _well_typed(field_type: Any, depth: int) -> st.SearchStrategy[Any]:
     """Values the field's hook may accept, near misses included (bool for int...)."""
-    inner = _unwrap_optional(field_type)
+    inner = unwrap_optional(field_type)
     if attrs.has(inner):
         found = _document(inner, depth + 1)
     elif getattr(inner, "__origin__", None) is tuple:
