@@ -24,34 +24,30 @@ def _spread(values: list[float]) -> dict[str, float]:
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Group runs by (peer, op): medians over repeats; ratios to the baseline per repeat."""
     by_key: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    baseline: dict[tuple[str, int], float] = {}
-    baseline_user: dict[tuple[str, int], float] = {}
-    sdk: dict[tuple[str, int], float] = {}
+    # (peer, op, repeat) -> run, to compute each ratio within its own repeat.
+    by_repeat: dict[tuple[str, str, int], dict[str, Any]] = {}
     for run in runs:
         by_key[(run["peer"], run["op"])].append(run)
-        if run["peer"] == BASELINE:
-            baseline[(run["op"], run["repeat"])] = run["cpu_us_per_op"]
-            baseline_user[(run["op"], run["repeat"])] = run["user_us_per_op"]
-        if run["peer"] == "sdk":
-            sdk[(run["op"], run["repeat"])] = run["cpu_us_per_op"]
+        by_repeat[(run["peer"], run["op"], run["repeat"])] = run
     best_baseline: dict[str, float] = {}
-    for (op, _repeat), cpu in baseline.items():
-        best_baseline[op] = min(cpu, best_baseline.get(op, cpu))
+    for (peer, op, _repeat), run in by_repeat.items():
+        if peer == BASELINE:
+            cpu = run["cpu_us_per_op"]
+            best_baseline[op] = min(cpu, best_baseline.get(op, cpu))
+
+    def ratios(group: list[dict[str, Any]], other: str, metric: str) -> list[float]:
+        """The runs' ``metric`` over the same repeat's run of peer ``other``."""
+        return [
+            r[metric] / by_repeat[(other, r["op"], r["repeat"])][metric]
+            for r in group
+            if (other, r["op"], r["repeat"]) in by_repeat
+        ]
+
     rows = []
     for (peer, op), group in by_key.items():
-        ratios = [
-            r["cpu_us_per_op"] / baseline[(op, r["repeat"])]
-            for r in group
-            if (op, r["repeat"]) in baseline
-        ]
-        user_ratios = [
-            r["user_us_per_op"] / baseline_user[(op, r["repeat"])]
-            for r in group
-            if (op, r["repeat"]) in baseline_user
-        ]
-        vs_sdk = [
-            r["cpu_us_per_op"] / sdk[(op, r["repeat"])] for r in group if (op, r["repeat"]) in sdk
-        ]
+        to_baseline = ratios(group, BASELINE, "cpu_us_per_op")
+        user_ratios = ratios(group, BASELINE, "user_us_per_op")
+        vs_sdk = ratios(group, "sdk", "cpu_us_per_op")
         rows.append(
             {
                 "peer": peer,
@@ -61,7 +57,7 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "ops_per_s": _spread([r["ops_per_s"] for r in group]),
                 "max_rss_mb": _spread([r["max_rss_kb"] / 1024 for r in group]),
                 "gc_us_per_op": _spread([r.get("gc_us_per_op", 0.0) for r in group]),
-                "ratio_to_baseline": _spread(ratios) if ratios else None,
+                "ratio_to_baseline": _spread(to_baseline) if to_baseline else None,
                 "user_us_per_op": _spread([r["user_us_per_op"] for r in group]),
                 "sys_us_per_op": _spread([r["sys_us_per_op"] for r in group]),
                 "user_ratio_to_baseline": _spread(user_ratios) if user_ratios else None,
