@@ -41,6 +41,19 @@ CART: list[dict[str, Any]] = [{"product_id": "photobook", "quantity": 2, "pages"
 
 # --- wire samples, verbatim from spec/samples.md (the number texts matter: 41.4, 2.09)
 
+#: The body of POST /v1/orders in flow 1, for RECIPIENT and ITEMS (compact, key order kept).
+FLOW_1_BODY = (
+    b'{"partnerOrderID":"INV-2020-0042","customData":{"cart":"c-991"},'
+    b'"statusNotificationUrl":"https://partner.example.com/digipix/notify?token=s3cr3t",'
+    b'"recipient":{"name":"Maria da Silva","email":"maria@example.com",'
+    b'"phone":"+5511999990000","document":"12345678909","zipCode":"01311100",'
+    b'"street":"Avenida Paulista","number":"1000","complement":"apto 12",'
+    b'"neighborhood":"Bela Vista","city":"Sao Paulo","state":"SP","country":"BR"},'
+    b'"items":[{"productId":"photobook","quantity":1,"parts":['
+    b'{"id":"cover","url":"https://files.example.com/o42/cover.pdf","pages":1},'
+    b'{"id":"pages","url":"https://files.example.com/o42/pages.pdf","pages":24}]}]}'
+)
+
 #: The 200 of POST /v1/quote.
 QUOTE_OPTIONS = b"""[
  {"id": "ZP2ckind4FwRhfIlt5dI", "shipmentMethodId": 1, "name": "Cheapest", "cost": 2.09,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from samples import FLOW_1_BODY
+from samples import ITEMS as SAMPLE_ITEMS
+from samples import RECIPIENT as SAMPLE_RECIPIENT
 
 from digipix_async import _requests
 from digipix_async._errors import ValidationError
@@ -21,60 +25,14 @@ from digipix_async.models import (
     ShipmentMethod,
 )
 
-# The flow 1 body of samples.md, verbatim.
-ORDER_BODY: dict[str, Any] = {
-    "partnerOrderID": "INV-2020-0042",
-    "customData": {"cart": "c-991"},
-    "statusNotificationUrl": "https://partner.example.com/digipix/notify?token=s3cr3t",
-    "recipient": {
-        "name": "Maria da Silva",
-        "email": "maria@example.com",
-        "phone": "+5511999990000",
-        "document": "12345678909",
-        "zipCode": "01311100",
-        "street": "Avenida Paulista",
-        "number": "1000",
-        "complement": "apto 12",
-        "neighborhood": "Bela Vista",
-        "city": "Sao Paulo",
-        "state": "SP",
-        "country": "BR",
-    },
-    "items": [
-        {
-            "productId": "photobook",
-            "quantity": 1,
-            "parts": [
-                {"id": "cover", "url": "https://files.example.com/o42/cover.pdf", "pages": 1},
-                {"id": "pages", "url": "https://files.example.com/o42/pages.pdf", "pages": 24},
-            ],
-        }
-    ],
-}
+# The flow 1 body of samples.md, parsed (key order kept).
+ORDER_BODY: dict[str, Any] = json.loads(FLOW_1_BODY)
 
-RECIPIENT = Recipient(
-    name="Maria da Silva",
-    email="maria@example.com",
-    phone="+5511999990000",
-    document="12345678909",
-    zip_code="01311-100",
-    street="Avenida Paulista",
-    number="1000",
-    complement="apto 12",
-    neighborhood="Bela Vista",
-    city="Sao Paulo",
-    state="SP",
-    country="BR",
-)
+# The same input as attrs instances (what the samples hold as mappings).
+RECIPIENT = Recipient(**SAMPLE_RECIPIENT)
 ITEMS = [
-    OrderItem(
-        "photobook",
-        1,
-        [
-            ItemPart("cover", "https://files.example.com/o42/cover.pdf", 1),
-            ItemPart("pages", "https://files.example.com/o42/pages.pdf", 24),
-        ],
-    )
+    OrderItem(item["product_id"], item["quantity"], [ItemPart(**part) for part in item["parts"]])
+    for item in SAMPLE_ITEMS
 ]
 RECIPIENT_MAPPING: dict[str, Any] = {
     "name": "Maria da Silva",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aioresponses import aioresponses
-from samples import ITEMS, ORDER_APPROVED, ORDER_QUOTE, QUOTE_OPTIONS, RECIPIENT
+from samples import FLOW_1_BODY, ITEMS, ORDER_APPROVED, ORDER_QUOTE, QUOTE_OPTIONS, RECIPIENT
 from yarl import URL
 
 from digipix_async import (
@@ -31,18 +31,6 @@ TOKEN_URL = f"{BASE}/v1/oauth/token"
 # samples.md, "Orders": the 201 of flow 1 and the 200 of a PATCH / GET, as dicts.
 QUOTE_ORDER = json.loads(ORDER_QUOTE)
 APPROVED_ORDER = json.loads(ORDER_APPROVED)
-# samples.md flow 1 request body, verbatim.
-FLOW_1_BODY = (
-    b'{"partnerOrderID":"INV-2020-0042","customData":{"cart":"c-991"},'
-    b'"statusNotificationUrl":"https://partner.example.com/digipix/notify?token=s3cr3t",'
-    b'"recipient":{"name":"Maria da Silva","email":"maria@example.com",'
-    b'"phone":"+5511999990000","document":"12345678909","zipCode":"01311100",'
-    b'"street":"Avenida Paulista","number":"1000","complement":"apto 12",'
-    b'"neighborhood":"Bela Vista","city":"Sao Paulo","state":"SP","country":"BR"},'
-    b'"items":[{"productId":"photobook","quantity":1,"parts":['
-    b'{"id":"cover","url":"https://files.example.com/o42/cover.pdf","pages":1},'
-    b'{"id":"pages","url":"https://files.example.com/o42/pages.pdf","pages":24}]}]}'
-)
 FLOW_1 = {
     "partner_order_id": "INV-2020-0042",
     "custom_data": {"cart": "c-991"},
