@@ -30,21 +30,14 @@ import attrs
 
 from digipix_async._errors import APIConnectionError
 from digipix_async._log import log
+from digipix_async._sansio import TokenGrant
 
-__all__ = ["AccessToken", "TokenGrant", "TokenRefresher"]
+__all__ = ["AccessToken", "TokenRefresher"]
 
 
 # At most this long before expiry for a 1-hour token; proportionally less for short ones.
 _EARLY_WINDOW = 300.0
 _LATE_WINDOW = 30.0
-
-
-@attrs.frozen
-class TokenGrant:
-    """What the token endpoint granted: the token and its lifetime in seconds."""
-
-    access_token: str = attrs.field(repr=False)
-    expires_in: float
 
 
 @attrs.frozen

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import attrs
 
 from digipix_async import _converter, _json
-from digipix_async._auth import TokenGrant, TokenRefresher
+from digipix_async._auth import TokenRefresher
 from digipix_async._config import (
     DEFAULT_SCOPES,
     Limits,
@@ -38,11 +38,12 @@ from digipix_async._errors import (
     PermissionDeniedError,
 )
 from digipix_async._log import log
-from digipix_async._request import Request
 from digipix_async._retry import Retries, pause
 from digipix_async._sansio import (
     TOKEN_PATH,
+    Request,
     Response,
+    TokenGrant,
     error_from_response,
     is_success,
     parse_grant,
@@ -235,7 +236,7 @@ class DigipixClient:
     # so the depth is kept small on purpose. _call is a plain method that hands the
     # resource _send's coroutine, and retries are decided by a plain object.
 
-    def _call(self, request: Request, result_type: Any) -> Coroutine[Any, Any, Any]:
+    def _call(self, request: Request, result_type: type[T]) -> Coroutine[Any, Any, T]:
         """Check that ``request`` may go; return the coroutine that sends it and
         structures its JSON answer as ``result_type``."""
         self._check_open()

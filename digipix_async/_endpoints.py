@@ -16,7 +16,7 @@ import attrs
 
 from digipix_async import _converter, _json
 from digipix_async._errors import ValidationError
-from digipix_async._request import Request, RetrySafety
+from digipix_async._sansio import Request, RetrySafety
 from digipix_async.models import OrderItem, OrderStatus, QuoteItem, Recipient, ShipmentMethod
 
 __all__ = [

@@ -19,7 +19,7 @@ import backoff
 from digipix_async._config import RetryPolicy
 from digipix_async._errors import APIConnectionError, APIStatusError, DigipixError
 from digipix_async._log import log
-from digipix_async._request import Request, RetrySafety
+from digipix_async._sansio import Request, RetrySafety
 
 __all__ = ["Retries", "is_transient", "pause", "set_testing"]
 

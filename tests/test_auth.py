@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from digipix_async._auth import AccessToken, TokenGrant, TokenRefresher
+from digipix_async._auth import AccessToken, TokenRefresher
 from digipix_async._errors import APIConnectionError, AuthenticationError
+from digipix_async._sansio import TokenGrant
 
 
 class FakeClock:

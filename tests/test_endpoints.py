@@ -12,10 +12,10 @@ from samples import FLOW_1_BODY
 from samples import ITEMS as SAMPLE_ITEMS
 from samples import RECIPIENT as SAMPLE_RECIPIENT
 
-from digipix_async import _requests
+from digipix_async import _endpoints
 from digipix_async._errors import ValidationError
 from digipix_async._json import dumps
-from digipix_async._request import Request, RetrySafety
+from digipix_async._sansio import Request, RetrySafety
 from digipix_async.models import (
     ItemPart,
     OrderItem,
@@ -54,21 +54,21 @@ def order(**changes: Any) -> Request:
         "status_notification_url": "https://partner.example.com/digipix/notify?token=s3cr3t",
     }
     arguments.update(changes)
-    return _requests.create_order(**arguments)
+    return _endpoints.create_order(**arguments)
 
 
 # --- exact requests
 
 
 def test_list_and_get_products() -> None:
-    assert _requests.list_products() == Request("GET", "/v1/products", "products")
-    assert _requests.get_product("photobook") == Request(
+    assert _endpoints.list_products() == Request("GET", "/v1/products", "products")
+    assert _endpoints.get_product("photobook") == Request(
         "GET", "/v1/products/photobook", "products"
     )
 
 
 def test_create_quote_body() -> None:
-    request = _requests.create_quote(
+    request = _endpoints.create_quote(
         zip_code="01311-100", items=[{"product_id": "photobook", "quantity": 2, "pages": 24}]
     )
     assert (request.method, request.path, request.scope) == ("POST", "/v1/quote", "quote")
@@ -78,7 +78,7 @@ def test_create_quote_body() -> None:
         "zipCode": "01311100",
         "items": [{"productId": "photobook", "quantity": 2, "pages": 24}],
     }
-    same = _requests.create_quote(zip_code="01311100", items=(QuoteItem("photobook", 2, 24),))
+    same = _endpoints.create_quote(zip_code="01311100", items=(QuoteItem("photobook", 2, 24),))
     assert same == request
 
 
@@ -110,7 +110,7 @@ def test_create_order_flow_3_with_a_method(method: int) -> None:
 
 
 def test_create_order_minimal_with_mappings() -> None:
-    request = _requests.create_order(recipient=RECIPIENT_MAPPING, items=[ITEM_MAPPING])
+    request = _endpoints.create_order(recipient=RECIPIENT_MAPPING, items=[ITEM_MAPPING])
     assert request.json == {
         "recipient": {
             "name": "Maria da Silva",
@@ -128,7 +128,7 @@ def test_create_order_minimal_with_mappings() -> None:
 def test_extra_fields_of_a_model_are_sent_back() -> None:
     recipient = Recipient(**{**RECIPIENT_MAPPING, "extra": {"floor": "3"}})
     item = OrderItem("photobook", 1, extra={"finish": "matte"})
-    body = _requests.create_order(recipient=recipient, items=[item]).json
+    body = _endpoints.create_order(recipient=recipient, items=[item]).json
     assert body["recipient"]["floor"] == "3"
     assert body["items"][0]["finish"] == "matte"
 
@@ -141,7 +141,7 @@ def test_custom_data_is_copied() -> None:
 
 
 def test_approve_both_ways_and_cancel() -> None:
-    by_id = _requests.approve_order("tFN9mEXgro9feZ7Fjf61", shipment_id="ZP2ckind4FwRhfIlt5dI")
+    by_id = _endpoints.approve_order("tFN9mEXgro9feZ7Fjf61", shipment_id="ZP2ckind4FwRhfIlt5dI")
     assert by_id == Request(
         "PATCH",
         "/v1/orders/tFN9mEXgro9feZ7Fjf61",
@@ -149,12 +149,12 @@ def test_approve_both_ways_and_cancel() -> None:
         json={"status": "approved", "shipmentId": "ZP2ckind4FwRhfIlt5dI"},
         retry=RetrySafety.UNSENT_ONLY,
     )
-    by_method = _requests.approve_order(
+    by_method = _endpoints.approve_order(
         "tFN9mEXgro9feZ7Fjf61", shipment_method=ShipmentMethod.FASTEST
     )
     assert by_method.json == {"status": "approved", "shipmentMethodId": 2}
     assert type(by_method.json["shipmentMethodId"]) is int
-    cancel = _requests.cancel_order("tFN9mEXgro9feZ7Fjf61")
+    cancel = _endpoints.cancel_order("tFN9mEXgro9feZ7Fjf61")
     assert cancel == Request(
         "PATCH",
         "/v1/orders/tFN9mEXgro9feZ7Fjf61",
@@ -167,12 +167,12 @@ def test_approve_both_ways_and_cancel() -> None:
 
 @pytest.mark.parametrize("status", ["approved", "APPROVED", "Approved", OrderStatus.APPROVED])
 def test_change_status_reads_status_in_any_case(status: Any) -> None:
-    request = _requests.change_order_status("o1", status=status, shipment_method=3)
+    request = _endpoints.change_order_status("o1", status=status, shipment_method=3)
     assert request.json == {"status": "approved", "shipmentMethodId": 3}
 
 
 def test_get_order() -> None:
-    assert _requests.get_order("icTwB5S3rtfEgvE41DEo") == Request(
+    assert _endpoints.get_order("icTwB5S3rtfEgvE41DEo") == Request(
         "GET", "/v1/orders/icTwB5S3rtfEgvE41DEo", "orders"
     )
 
@@ -182,18 +182,18 @@ def test_get_order() -> None:
     [("a/b", "a%2Fb"), ("a?b=1", "a%3Fb%3D1"), ("../x", "..%2Fx"), ("é #", "%C3%A9%20%23")],
 )
 def test_ids_cannot_change_the_path(identifier: str, segment: str) -> None:
-    assert _requests.get_order(identifier).path == f"/v1/orders/{segment}"
-    assert _requests.get_product(identifier).path == f"/v1/products/{segment}"
-    assert _requests.cancel_order(identifier).path == f"/v1/orders/{segment}"
+    assert _endpoints.get_order(identifier).path == f"/v1/orders/{segment}"
+    assert _endpoints.get_product(identifier).path == f"/v1/products/{segment}"
+    assert _endpoints.cancel_order(identifier).path == f"/v1/orders/{segment}"
 
 
 @pytest.mark.parametrize("identifier", [".", ".."])
 def test_dot_segments_are_not_ids(identifier: str) -> None:
     # A URL library resolves them: /v1/orders/.. would silently become /v1/.
     with pytest.raises(ValidationError, match="is not an id"):
-        _requests.get_order(identifier)
+        _endpoints.get_order(identifier)
     with pytest.raises(ValidationError, match="is not an id"):
-        _requests.get_product(identifier)
+        _endpoints.get_product(identifier)
 
 
 # --- validation: every rule names its field
@@ -209,9 +209,9 @@ def fails(field: str, build: Any, match: str | None = None) -> None:
 def test_zip_code_keeps_exactly_its_ascii_digits(text: str) -> None:
     digits = "".join(ch for ch in text if ch in "0123456789")
     if len(digits) == 8:
-        assert _requests.normalize_zip_code(text, "zip_code") == digits
+        assert _endpoints.normalize_zip_code(text, "zip_code") == digits
     else:
-        fails("zip_code", lambda: _requests.normalize_zip_code(text, "zip_code"), "8 digits")
+        fails("zip_code", lambda: _endpoints.normalize_zip_code(text, "zip_code"), "8 digits")
 
 
 @given(
@@ -220,14 +220,14 @@ def test_zip_code_keeps_exactly_its_ascii_digits(text: str) -> None:
 )
 def test_zip_code_with_punctuation(digits: str, noise: list[str]) -> None:
     text = digits[:5] + "".join(noise) + digits[5:]
-    assert _requests.create_quote(zip_code=text, items=[ITEM_MAPPING]).json["zipCode"] == digits
+    assert _endpoints.create_quote(zip_code=text, items=[ITEM_MAPPING]).json["zipCode"] == digits
 
 
 @pytest.mark.parametrize("zip_code", ["0131110", "013111000", "", "١٢٣٤٥٦٧٨", 1311100, None])
 def test_bad_zip_codes(zip_code: Any) -> None:
-    fails("zip_code", lambda: _requests.create_quote(zip_code=zip_code, items=[ITEM_MAPPING]))
+    fails("zip_code", lambda: _endpoints.create_quote(zip_code=zip_code, items=[ITEM_MAPPING]))
     bad = {**RECIPIENT_MAPPING, "zip_code": zip_code}
-    fails("recipient.zip_code", lambda: _requests.create_order(recipient=bad, items=ITEMS))
+    fails("recipient.zip_code", lambda: _endpoints.create_order(recipient=bad, items=ITEMS))
 
 
 def test_recipient_zip_code_is_normalised() -> None:
@@ -238,19 +238,19 @@ def test_recipient_zip_code_is_normalised() -> None:
 @pytest.mark.parametrize("value", ["", "   ", None])
 def test_required_recipient_fields(field: str, value: Any) -> None:
     bad = {**RECIPIENT_MAPPING, field: value}
-    fails(f"recipient.{field}", lambda: _requests.create_order(recipient=bad, items=ITEMS))
+    fails(f"recipient.{field}", lambda: _endpoints.create_order(recipient=bad, items=ITEMS))
 
 
 def test_missing_recipient_field_and_typos() -> None:
     missing = {k: v for k, v in RECIPIENT_MAPPING.items() if k != "city"}
-    fails("recipient.city", lambda: _requests.create_order(recipient=missing, items=ITEMS))
+    fails("recipient.city", lambda: _endpoints.create_order(recipient=missing, items=ITEMS))
     typo = {**RECIPIENT_MAPPING, "zipcode": "01311100"}
     fails(
         "recipient.zipcode",
-        lambda: _requests.create_order(recipient=typo, items=ITEMS),
+        lambda: _endpoints.create_order(recipient=typo, items=ITEMS),
         "did you mean 'zip_code'",
     )
-    fails("recipient", lambda: _requests.create_order(recipient="Maria", items=ITEMS))
+    fails("recipient", lambda: _endpoints.create_order(recipient="Maria", items=ITEMS))
 
 
 @pytest.mark.parametrize(
@@ -271,7 +271,7 @@ def test_missing_recipient_field_and_typos() -> None:
     ],
 )
 def test_quote_item_rules(item: Any, field: str) -> None:
-    fails(field, lambda: _requests.create_quote(zip_code="01311100", items=[ITEM_MAPPING, item]))
+    fails(field, lambda: _endpoints.create_quote(zip_code="01311100", items=[ITEM_MAPPING, item]))
 
 
 @pytest.mark.parametrize(
@@ -292,13 +292,13 @@ def test_quote_item_rules(item: Any, field: str) -> None:
     ],
 )
 def test_order_item_rules(item: Any, field: str) -> None:
-    fails(field, lambda: _requests.create_order(recipient=RECIPIENT, items=[ITEM_MAPPING, item]))
+    fails(field, lambda: _endpoints.create_order(recipient=RECIPIENT, items=[ITEM_MAPPING, item]))
 
 
 @pytest.mark.parametrize("items", [[], (), "photobook", {"product_id": "p", "quantity": 1}, None])
 def test_items_must_be_a_non_empty_list(items: Any) -> None:
-    fails("items", lambda: _requests.create_quote(zip_code="01311100", items=items))
-    fails("items", lambda: _requests.create_order(recipient=RECIPIENT, items=items))
+    fails("items", lambda: _endpoints.create_quote(zip_code="01311100", items=items))
+    fails("items", lambda: _endpoints.create_order(recipient=RECIPIENT, items=items))
 
 
 def test_partner_order_id_length() -> None:
@@ -312,7 +312,7 @@ def test_both_shipment_fields_are_refused() -> None:
     fails("shipment_method", lambda: order(shipment_id="s", shipment_method=1), "not both")
     fails(
         "shipment_method",
-        lambda: _requests.approve_order("o", shipment_id="s", shipment_method=1),
+        lambda: _endpoints.approve_order("o", shipment_id="s", shipment_method=1),
         "not both",
     )
 
@@ -321,25 +321,25 @@ def test_both_shipment_fields_are_refused() -> None:
 def test_shipment_method_range(method: Any) -> None:
     if method is not None:
         fails("shipment_method", lambda: order(shipment_method=method))
-        fails("shipment_method", lambda: _requests.approve_order("o", shipment_method=method))
+        fails("shipment_method", lambda: _endpoints.approve_order("o", shipment_method=method))
     else:
-        fails("shipment_id", lambda: _requests.approve_order("o"), "needs shipment_id")
+        fails("shipment_id", lambda: _endpoints.approve_order("o"), "needs shipment_id")
 
 
 def test_shipment_id_must_be_a_non_empty_string() -> None:
     fails("shipment_id", lambda: order(shipment_id=""))
-    fails("shipment_id", lambda: _requests.approve_order("o", shipment_id=5))
+    fails("shipment_id", lambda: _endpoints.approve_order("o", shipment_id=5))
 
 
 @pytest.mark.parametrize("status", ["QUOTE", "shipped", "", "approve", None, 1])
 def test_patch_refuses_other_statuses(status: Any) -> None:
-    fails("status", lambda: _requests.change_order_status("o", status=status, shipment_id="s"))
+    fails("status", lambda: _endpoints.change_order_status("o", status=status, shipment_id="s"))
 
 
 def test_cancel_takes_no_shipment() -> None:
     fails(
         "shipment_id",
-        lambda: _requests.change_order_status("o", status="canceled", shipment_id="s"),
+        lambda: _endpoints.change_order_status("o", status="canceled", shipment_id="s"),
     )
 
 
@@ -370,9 +370,9 @@ def test_custom_data_must_be_a_json_mapping() -> None:
 
 @pytest.mark.parametrize("identifier", ["", None, 42])
 def test_ids_must_be_non_empty_strings(identifier: Any) -> None:
-    fails("order_id", lambda: _requests.get_order(identifier))
-    fails("order_id", lambda: _requests.cancel_order(identifier))
-    fails("product_id", lambda: _requests.get_product(identifier))
+    fails("order_id", lambda: _endpoints.get_order(identifier))
+    fails("order_id", lambda: _endpoints.cancel_order(identifier))
+    fails("product_id", lambda: _endpoints.get_product(identifier))
 
 
 def test_a_request_repr_never_shows_its_body() -> None:
@@ -408,6 +408,6 @@ quote_item_values = (
 @example({"product_id": "p", "quantity": 1, "pages": 0})
 @settings(max_examples=400)
 def test_the_quote_item_fast_path_agrees_with_the_full_checks(item: Any) -> None:
-    fast = _outcome(lambda: _requests._quote_item_body(item, 3))
-    full = _outcome(lambda: _requests._converter.unstructure(_requests._quote_item(item, 3)))
+    fast = _outcome(lambda: _endpoints._quote_item_body(item, 3))
+    full = _outcome(lambda: _endpoints._converter.unstructure(_endpoints._quote_item(item, 3)))
     assert fast == full

@@ -16,7 +16,7 @@ from digipix_async._errors import (
     APITimeoutError,
     status_error_class,
 )
-from digipix_async._request import Request, RetrySafety
+from digipix_async._sansio import Request, RetrySafety
 
 GET = Request("GET", "/v1/orders/1", scope="orders")
 CREATE = Request(

@@ -18,9 +18,9 @@ from digipix_async._errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from digipix_async._request import Request
 from digipix_async._sansio import (
     TOKEN_PATH,
+    Request,
     Response,
     error_from_response,
     is_success,

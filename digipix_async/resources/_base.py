@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from digipix_async._request import Request
+from digipix_async._sansio import Request
 
 __all__ = ["Caller"]
+
+T = TypeVar("T")
 
 
 class Caller(Protocol):
     """The client as resources see it (keeps resources free of an import cycle)."""
 
-    def _call(self, request: Request, result_type: Any) -> Coroutine[Any, Any, Any]: ...
+    def _call(self, request: Request, result_type: type[T]) -> Coroutine[Any, Any, T]: ...

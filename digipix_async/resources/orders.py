@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
-from digipix_async import _requests
+from digipix_async import _endpoints
 from digipix_async.models import Order, OrderItem, Recipient, ShipmentMethod
 from digipix_async.resources._base import Caller
 from digipix_async.resources._bulk import DEFAULT_CONCURRENCY, BulkResult, run_bulk
@@ -37,7 +37,7 @@ class Orders:
         ``shipment_method`` it is created already APPROVED. A failure that leaves
         the outcome unknown raises `OrderOutcomeUnknownError` and is never retried.
         """
-        request = _requests.create_order(
+        request = _endpoints.create_order(
             recipient=recipient,
             items=items,
             shipment_id=shipment_id,
@@ -46,8 +46,7 @@ class Orders:
             custom_data=custom_data,
             status_notification_url=status_notification_url,
         )
-        order: Order = await self._client._call(request, Order)
-        return order
+        return await self._client._call(request, Order)
 
     async def approve(
         self,
@@ -57,21 +56,18 @@ class Orders:
         shipment_method: ShipmentMethod | int | None = None,
     ) -> Order:
         """Approve a QUOTE order with one of its shipments (``PATCH /v1/orders/{id}``)."""
-        request = _requests.approve_order(
+        request = _endpoints.approve_order(
             order_id, shipment_id=shipment_id, shipment_method=shipment_method
         )
-        order: Order = await self._client._call(request, Order)
-        return order
+        return await self._client._call(request, Order)
 
     async def cancel(self, order_id: str) -> Order:
         """Cancel an order that is not yet in production (``PATCH /v1/orders/{id}``)."""
-        order: Order = await self._client._call(_requests.cancel_order(order_id), Order)
-        return order
+        return await self._client._call(_endpoints.cancel_order(order_id), Order)
 
     async def get(self, order_id: str) -> Order:
         """Return an order with its current status (``GET /v1/orders/{id}``)."""
-        order: Order = await self._client._call(_requests.get_order(order_id), Order)
-        return order
+        return await self._client._call(_endpoints.get_order(order_id), Order)
 
     def create_many(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digipix_async import _requests
+from digipix_async import _endpoints
 from digipix_async.models import Product
 from digipix_async.resources._base import Caller
 
@@ -17,10 +17,8 @@ class Products:
 
     async def list(self) -> list[Product]:
         """Return every product (``GET /v1/products``)."""
-        products: list[Product] = await self._client._call(_requests.list_products(), list[Product])
-        return products
+        return await self._client._call(_endpoints.list_products(), list[Product])
 
     async def get(self, product_id: str) -> Product:
         """Return one product by id (``GET /v1/products/{productId}``)."""
-        product: Product = await self._client._call(_requests.get_product(product_id), Product)
-        return product
+        return await self._client._call(_endpoints.get_product(product_id), Product)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
-from digipix_async import _requests
+from digipix_async import _endpoints
 from digipix_async.models import QuoteItem, ShippingOption
 from digipix_async.resources._base import Caller
 from digipix_async.resources._bulk import DEFAULT_CONCURRENCY, BulkResult, run_bulk
@@ -26,9 +26,8 @@ class Quotes:
 
         Each option's ``id`` can be passed to ``orders.create(shipment_id=...)``.
         """
-        request = _requests.create_quote(zip_code=zip_code, items=items)
-        options: list[ShippingOption] = await self._client._call(request, list[ShippingOption])
-        return options
+        request = _endpoints.create_quote(zip_code=zip_code, items=items)
+        return await self._client._call(request, list[ShippingOption])
 
     def create_many(
         self,
