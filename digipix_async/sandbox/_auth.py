@@ -13,6 +13,9 @@ from digipix_async.sandbox._wire import ApiError, Body
 __all__ = ["SCOPES", "TokenAuthority"]
 
 SCOPES: Final = ("orders", "quote", "products")
+#: Tokens kept at most: the oldest are forgotten first (their holders get a 401 and
+#: fetch a new one), so a client fetching tokens in a loop cannot grow the sandbox.
+MAX_TOKENS: Final = 10_000
 
 
 def _refusal(status: int, error: str, description: str) -> ApiError:
@@ -20,7 +23,7 @@ def _refusal(status: int, error: str, description: str) -> ApiError:
     return ApiError(status, description, {"error": error, "error_description": description})
 
 
-@dataclass
+@dataclass(slots=True)
 class _Token:
     scopes: frozenset[str]
     expires_at: datetime
@@ -38,7 +41,10 @@ class TokenAuthority:
         self.clock = clock
         self.lifetime = lifetime
         self.tokens_issued = 0
+        # Insertion order is issue order, and every token lives `lifetime`: the oldest
+        # token is always the first to expire, so purging only looks at the front.
         self._tokens: dict[str, _Token] = {}
+        self._scope_sets: dict[frozenset[str], frozenset[str]] = {}
 
     def issue(self, body: Any) -> Body:
         """Answer a token request body (already decoded) or raise an RFC 6749 refusal."""
@@ -56,10 +62,12 @@ class TokenAuthority:
         secret_ok = secrets.compare_digest(body["client_secret"], self.client_secret)
         if not (id_ok and secret_ok):
             raise _refusal(401, "invalid_client", "client authentication failed")
-        scopes = self._scopes(body.get("scope"))
+        scopes = frozenset(self._scopes(body.get("scope")))
+        scopes = self._scope_sets.setdefault(scopes, scopes)  # a handful of sets, shared
         token = secrets.token_urlsafe(32)
-        expires_at = self.clock.now() + timedelta(seconds=self.lifetime)
-        self._tokens[token] = _Token(frozenset(scopes), expires_at)
+        now = self.clock.now()
+        self._purge(now)
+        self._tokens[token] = _Token(scopes, now + timedelta(seconds=self.lifetime))
         self.tokens_issued += 1
         return {"access_token": token, "token_type": "Bearer", "expires_in": int(self.lifetime)}
 
@@ -77,6 +85,30 @@ class TokenAuthority:
         if unknown:
             raise _refusal(400, "invalid_scope", f"unknown scope(s): {', '.join(unknown)}")
         return list(raw)
+
+    def _purge(self, now: datetime) -> None:
+        """Forget expired tokens, and the oldest ones beyond `MAX_TOKENS`."""
+        tokens = self._tokens
+        while tokens:
+            oldest = next(iter(tokens))
+            if len(tokens) < MAX_TOKENS and tokens[oldest].expires_at > now:
+                break
+            del tokens[oldest]
+
+    @property
+    def tokens_kept(self) -> int:
+        """Return how many tokens are remembered (live, or expired and not purged yet)."""
+        return len(self._tokens)
+
+    def client_of(self, authorization: str | None) -> str | None:
+        """Return the client id a valid bearer token belongs to, None for any other header."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.partition(" ")
+        found = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        if found is None or found.revoked or found.expires_at <= self.clock.now():
+            return None
+        return self.client_id
 
     def expire_all(self) -> int:
         """Make every token issued so far invalid; return how many were live."""

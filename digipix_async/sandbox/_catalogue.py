@@ -92,7 +92,7 @@ def product(product_id: str) -> Product:
     """Return a deep copy of one product (callers may mutate it), 404 if unknown."""
     found = _BY_ID.get(product_id)
     if found is None:
-        raise ApiError(404, f"product {product_id!r} not found")
+        raise ApiError(404, f"product {product_id[:64]!r} not found")
     return copy.deepcopy(found)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -55,7 +56,8 @@ class Notifier:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.timeout = timeout
-        self.records: list[NotificationRecord] = []
+        # The latest ones only: a sandbox notifying for days must not grow without end.
+        self.records: deque[NotificationRecord] = deque(maxlen=10_000)
         self._session: aiohttp.ClientSession | None = None
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()

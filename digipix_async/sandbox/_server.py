@@ -11,12 +11,14 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from digipix_async.sandbox._app import OAUTH_ROUTE, RequestLog, build_app
+from digipix_async.sandbox._app import OAUTH_ROUTE, build_app
 from digipix_async.sandbox._auth import TokenAuthority
 from digipix_async.sandbox._clock import SandboxClock
 from digipix_async.sandbox._faults import Faults
+from digipix_async.sandbox._limits import Limits
 from digipix_async.sandbox._notify import NotificationRecord, Notifier
-from digipix_async.sandbox._state import SandboxState, notification_payload
+from digipix_async.sandbox._requests import RequestLog
+from digipix_async.sandbox._state import LIFE_CYCLE, MAX_ORDERS, SandboxState, notification_payload
 from digipix_async.sandbox._wire import Body
 
 __all__ = ["SandboxServer"]
@@ -29,6 +31,18 @@ class SandboxServer:
 
     ``async with SandboxServer() as sandbox:`` binds 127.0.0.1 on a free port; point a
     client at ``sandbox.base_url`` with ``sandbox.client_id`` / ``sandbox.client_secret``.
+
+    Limits like a real API's (both answer 429 with ``Retry-After`` in whole seconds, and
+    spare the token endpoint; ``sandbox.limits`` counts what they refused):
+
+    - ``rate_limit_rps=N``: a token bucket per client id, N requests per second with
+      bursts up to N; ``Retry-After`` is the time until a token is back, rounded up.
+    - ``max_concurrent=M``: at most M requests served at once (latency faults included),
+      for tests such as "a server that serves 8 at a time"; ``Retry-After: 1``.
+
+    Memory stays bounded however long it runs: request counters per route template, at
+    most 10,000 tokens, 100,000 quoted shipment ids (kept seven days) and ``max_orders``
+    orders (the oldest forgotten first), and the latest 10,000 requests and notifications.
     """
 
     def __init__(
@@ -49,9 +63,16 @@ class SandboxServer:
         seed: int | None = None,
         client_max_size: int = 1024**2,
         access_log: bool = False,
+        rate_limit_rps: float | None = None,
+        max_concurrent: int | None = None,
+        max_orders: int = MAX_ORDERS,
     ) -> None:
         if auto_advance is not None and auto_advance <= 0:
             raise ValueError("auto_advance must be a positive number of seconds")
+        if max_orders < 1:
+            raise ValueError(f"max_orders must be at least 1, got {max_orders}")
+        #: The request-rate and concurrency limits, and their counters (see _limits.py).
+        self.limits = Limits(rate_limit_rps=rate_limit_rps, max_concurrent=max_concurrent)
         self.host = host
         self.port = port
         self.client_id = client_id or f"sandbox-{secrets.token_hex(6)}"
@@ -60,7 +81,11 @@ class SandboxServer:
         self.clock = SandboxClock()
         self.faults = Faults(seed)
         self.state = SandboxState(
-            clock=self.clock, collect=collect, partner_name=partner_name, on_status=self._changed
+            clock=self.clock,
+            collect=collect,
+            partner_name=partner_name,
+            on_status=self._changed,
+            max_orders=max_orders,
         )
         self._authority = TokenAuthority(
             client_id=self.client_id,
@@ -105,6 +130,7 @@ class SandboxServer:
             state=self.state,
             faults=self.faults,
             log=self._log,
+            limits=self.limits,
             client_max_size=self._client_max_size,
         )
         kwargs: dict[str, Any] = {} if self._access_log else {"access_log": None}
@@ -152,8 +178,11 @@ class SandboxServer:
     # -- orders ------------------------------------------------------------------------------
 
     def _changed(self, order: Body) -> None:
-        """React to a status change: remember when, and notify the partner."""
-        self._changed_at[order["id"]] = asyncio.get_running_loop().time()
+        """React to a status change: remember when (for auto-advance), notify the partner."""
+        if order["status"] in LIFE_CYCLE[:-1] and self.auto_advance is not None:
+            self._changed_at[order["id"]] = asyncio.get_running_loop().time()
+        else:  # a final status: nothing left to time, keep the map small
+            self._changed_at.pop(order["id"], None)
         url = order.get("statusNotificationUrl")
         if url and not self._closed:
             self._notifier.send(order["id"], url, notification_payload(order))
@@ -181,7 +210,11 @@ class SandboxServer:
         while True:
             await asyncio.sleep(min(every / 4, 0.5))
             now = loop.time()
-            for order_id in self.state.in_progress():
+            in_progress = self.state.in_progress()
+            # Orders forgotten (max_orders) while in progress leave no timer behind.
+            for order_id in self._changed_at.keys() - set(in_progress):
+                del self._changed_at[order_id]
+            for order_id in in_progress:
                 # Orders created APPROVED were never "changed": start their timer now.
                 if now - self._changed_at.setdefault(order_id, now) >= every:
                     try:
@@ -206,17 +239,27 @@ class SandboxServer:
         return self._log.count("POST", OAUTH_ROUTE)
 
     def request_count(self, method: str, path: str) -> int:
-        """Return how many `method path` requests arrived, faulted ones included."""
+        """Return how many requests arrived on the route of `method path`, refused ones included.
+
+        Counters are kept per route template, not per raw path (memory stays bounded):
+        ``request_count("GET", "/v1/orders/abc")`` and ``request_count("GET",
+        "/v1/orders/{orderId}")`` both count every GET of any order, and any path that
+        matches no route counts in the one "unknown route" bucket.
+        """
         return self._log.count(method, path)
+
+    def request_counts(self) -> dict[str, int]:
+        """Return every request counter, keyed ``"GET /v1/orders/{orderId}"`` or "unknown route"."""
+        return self._log.counts()
 
     @property
     def requests(self) -> list[tuple[str, str]]:
-        """Return (method, path) of the latest requests received (up to 100,000), in order."""
+        """Return (method, path) of the latest 10,000 requests, in order (paths cut at 200)."""
         return list(self._log.entries)
 
     @property
     def notifications(self) -> list[NotificationRecord]:
-        """Return every notification queued so far, delivered or not, in queueing order."""
+        """Return the latest 10,000 notifications queued, delivered or not, in queueing order."""
         return list(self._notifier.records)
 
     async def wait_notifications(self, timeout: float = 5.0) -> list[NotificationRecord]:  # noqa: ASYNC109 - a deadline reads best in tests

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from digipix_async.sandbox import _catalogue as catalogue
+from digipix_async.sandbox import _fields as fields
 from digipix_async.sandbox._clock import SandboxClock
+from digipix_async.sandbox._quotes import QuoteBook
 from digipix_async.sandbox._wire import (
     ApiError,
     Body,
@@ -25,7 +26,6 @@ from digipix_async.sandbox._wire import (
     new_id,
     opt_int,
     opt_str,
-    req_int,
     req_list,
     req_object,
     req_str,
@@ -39,11 +39,12 @@ __all__ = ["LIFE_CYCLE", "SandboxState", "notification_payload"]
 LIFE_CYCLE: Final = ("APPROVED", "IN_MANUFACTURING", "SHIPPED", "DELIVERED")
 #: "Only orders that are not yet in production can be canceled" (reference, PATCH).
 CANCELABLE: Final = frozenset({"QUOTE", "NEW", "APPROVED"})
-#: "You have up to seven days to PATCH the created order" (reference, create flow 1).
+#: "You have up to seven days to PATCH the created order" (reference, create flow 1):
+#: a QUOTE order older than this is expired, neither approved nor canceled any more.
 APPROVAL_WINDOW: Final = timedelta(days=7)
+#: Orders kept at most; the oldest are forgotten first (see `SandboxState.max_orders`).
+MAX_ORDERS: Final = 20_000
 
-_RECIPIENT_REQUIRED: Final = ("name", "zipCode", "street", "number", "city", "state")
-_RECIPIENT_OPTIONAL: Final = ("email", "phone", "document", "complement", "neighborhood", "country")
 _METHOD_BY_LABEL: Final = {name.lower(): mid for mid, name in catalogue.METHOD_NAMES.items()}
 
 StatusListener = Callable[[Body], None]
@@ -58,47 +59,6 @@ def notification_payload(order: Body) -> Body:
     if order["status"] in ("SHIPPED", "DELIVERED"):
         payload["tracking_items"] = copy.deepcopy(order.get("trackingItems", []))
     return payload
-
-
-def _zip_code(value: Any, where: str) -> str:
-    # Reference, Quote: "any non-numeric characters will be removed", then 8 digits.
-    if not isinstance(value, str):
-        raise ApiError(400, f"{where}zipCode must be a string of 8 digits")
-    digits = "".join(ch for ch in value if ch.isascii() and ch.isdigit())
-    if len(digits) != 8:
-        raise ApiError(400, f"{where}zipCode must have 8 digits, got {value!r}")
-    return digits
-
-
-def _is_http_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and url.isprintable()
-
-
-def _product_id(item: Body, where: str) -> str:
-    product_id = req_str(item, "productId", where)
-    try:
-        catalogue.product(product_id)
-    except ApiError:
-        raise ApiError(400, f"{where}productId {product_id!r} is not a known product") from None
-    return product_id
-
-
-def _quantity(item: Body, where: str) -> int:
-    quantity = req_int(item, "quantity", where)
-    if quantity < 1:
-        raise ApiError(400, f"{where}quantity must be at least 1, got {quantity}")
-    return quantity
-
-
-def _pages(body: Body, where: str) -> int | None:
-    pages = opt_int(body, "pages", where)
-    if pages is not None and pages < 1:
-        raise ApiError(400, f"{where}pages must be at least 1, got {pages}")
-    return pages
 
 
 @dataclass
@@ -117,8 +77,11 @@ class SandboxState:
     partner_id: str = field(default_factory=new_id)
     partner_name: str = "Sandbox Partner"
     on_status: StatusListener | None = None
+    #: Orders kept at most, oldest forgotten first: memory stays bounded however long the
+    #: sandbox runs (a forgotten order is 404, and leaves `creates_for`'s counts).
+    max_orders: int = MAX_ORDERS
+    quotes: QuoteBook = field(default_factory=QuoteBook, repr=False)
     _orders: dict[str, _Order] = field(default_factory=dict, repr=False)
-    _quoted: dict[str, tuple[Body, str]] = field(default_factory=dict, repr=False)
     _creates: Counter[str] = field(default_factory=Counter, repr=False)
 
     # -- quotes -----------------------------------------------------------------------------
@@ -126,17 +89,16 @@ class SandboxState:
     def quote(self, body: Any) -> list[Body]:
         """Answer `POST /v1/quote`: price every shipping option, remember their ids."""
         body = req_object(body, "the request body")
-        zip_code = _zip_code(body.get("zipCode"), "")
+        zip_code = fields.zip_code(body.get("zipCode"), "")
         pairs = []
         for index, raw in enumerate(req_list(body, "items")):
             where = f"items[{index}]."
             item = req_object(raw, f"items[{index}]")
-            pairs.append((_product_id(item, where), _quantity(item, where)))
-            _pages(item, where)
+            pairs.append((fields.product_id(item, where), fields.quantity(item, where)))
+            fields.pages(item, where)
         options = self._options(zip_code, catalogue.weight_of(pairs))
-        for option in options:
-            self._quoted[option["id"]] = (option, zip_code)
-        return copy.deepcopy(options)
+        self.quotes.remember(options, zip_code, self.clock.now())
+        return options
 
     def _options(self, zip_code: str, grams: int) -> list[Body]:
         return [
@@ -164,10 +126,10 @@ class SandboxState:
         if custom_data is not None:
             req_object(custom_data, "customData")
         url = opt_str(body, "statusNotificationUrl")
-        if url is not None and not _is_http_url(url):
+        if url is not None and not fields.is_http_url(url):
             raise ApiError(400, "statusNotificationUrl must be an absolute http(s) URL")
-        recipient = self._recipient(req_object(body.get("recipient"), "recipient"))
-        items, pairs = self._order_items(req_list(body, "items"))
+        recipient = fields.recipient(req_object(body.get("recipient"), "recipient"))
+        items, pairs = fields.order_items(req_list(body, "items"))
         grams = catalogue.weight_of(pairs)
         subtotal = sum((catalogue.unit_price(p) * q for p, q in pairs), Decimal(0))
 
@@ -204,45 +166,10 @@ class SandboxState:
             self._set_shipment(doc, shipment)
         self._orders[doc["id"]] = _Order(doc, now, grams)
         self._creates[partner_order_id or ""] += 1
+        while len(self._orders) > self.max_orders:
+            self._forget(next(iter(self._orders)))
         # Creation is not a status change: the 201 already tells it, so nothing is notified.
         return copy.deepcopy(doc)
-
-    @staticmethod
-    def _recipient(raw: Body) -> Body:
-        recipient = copy.deepcopy(raw)  # unknown fields are echoed, as a real API would keep them
-        for key in _RECIPIENT_REQUIRED:
-            req_str(raw, key, "recipient.")
-        for key in _RECIPIENT_OPTIONAL:
-            opt_str(raw, key, "recipient.")
-        recipient["zipCode"] = _zip_code(raw["zipCode"], "recipient.")
-        return recipient
-
-    @staticmethod
-    def _order_items(raw_items: list[Any]) -> tuple[list[Body], list[tuple[str, int]]]:
-        items: list[Body] = []
-        pairs: list[tuple[str, int]] = []
-        for index, raw in enumerate(raw_items):
-            where = f"items[{index}]."
-            item = req_object(raw, f"items[{index}]")
-            product_id = _product_id(item, where)
-            quantity = _quantity(item, where)
-            part_ids = {p["id"] for p in catalogue.product(product_id)["parts"]}
-            parts: list[Body] = []
-            raw_parts = item.get("parts")
-            if raw_parts is not None and not isinstance(raw_parts, list):
-                raise ApiError(400, f"{where}parts must be an array")
-            for p_index, raw_part in enumerate(raw_parts or []):
-                p_where = f"{where}parts[{p_index}]."
-                part = req_object(raw_part, f"{where}parts[{p_index}]")
-                part_id = req_str(part, "id", p_where)
-                if part_id not in part_ids:
-                    raise ApiError(400, f"{p_where}id {part_id!r} is not a part of {product_id}")
-                req_str(part, "url", p_where)
-                _pages(part, p_where)
-                parts.append(copy.deepcopy(part))
-            items.append({**copy.deepcopy(item), "parts": parts})
-            pairs.append((product_id, quantity))
-        return items, pairs
 
     def _chosen_shipment(
         self, body: Body, zip_code: str, grams: int, offered: list[Body] | None
@@ -272,13 +199,15 @@ class SandboxState:
                 if option["id"] == shipment_id:
                     return copy.deepcopy(option)
             raise ApiError(400, f"shipmentId {shipment_id!r} is not one of this order's shipments")
-        quoted = self._quoted.get(shipment_id)
+        quoted = self.quotes.find(shipment_id, self.clock.now())
         if quoted is None:
-            raise ApiError(400, f"unknown shipmentId {shipment_id!r}")
+            raise ApiError(
+                400, f"unknown shipmentId {shipment_id[:64]!r} (a quote is kept seven days)"
+            )
         option, quoted_zip = quoted
         if quoted_zip != zip_code:
             raise ApiError(400, f"shipmentId {shipment_id!r} was quoted for another zipCode")
-        return copy.deepcopy(option)
+        return option
 
     @staticmethod
     def _set_shipment(doc: Body, shipment: Body) -> None:
@@ -294,7 +223,7 @@ class SandboxState:
     def _order(self, order_id: str) -> _Order:
         order = self._orders.get(order_id)
         if order is None:
-            raise ApiError(404, f"order {order_id!r} not found")
+            raise ApiError(404, f"order {order_id[:64]!r} not found")
         return order
 
     def get_order(self, order_id: str) -> Body:
@@ -307,6 +236,13 @@ class SandboxState:
         body = req_object(body, "the request body")
         status = req_str(body, "status").lower()
         current = order.doc["status"]
+        if current == "QUOTE" and self.clock.now() - order.created > APPROVAL_WINDOW:
+            # The window holds for any PATCH (reference, flow 1), cancel as well as approve.
+            raise ApiError(
+                409,
+                "this QUOTE order expired: it can be approved or canceled within seven days"
+                " of its creation only",
+            )
         if status == "canceled":
             if current not in CANCELABLE:
                 raise ApiError(409, f"order is {current}: only orders not in production cancel")
@@ -314,8 +250,6 @@ class SandboxState:
         elif status == "approved":
             if current != "QUOTE":
                 raise ApiError(409, f"order is {current}: only QUOTE orders can be approved")
-            if self.clock.now() - order.created > APPROVAL_WINDOW:
-                raise ApiError(409, "the quote is older than seven days: it cannot be approved")
             offered = order.doc["shipments"]
             zip_code = order.doc["recipient"]["zipCode"]
             shipment = self._chosen_shipment(body, zip_code, order.grams, offered)
@@ -324,7 +258,7 @@ class SandboxState:
             self._set_shipment(order.doc, shipment)
             self._set_status(order, "APPROVED")
         else:
-            raise ApiError(400, f"status must be 'approved' or 'canceled', got {status!r}")
+            raise ApiError(400, f"status must be 'approved' or 'canceled', got {status[:32]!r}")
         return copy.deepcopy(order.doc)
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -362,6 +296,12 @@ class SandboxState:
         order.doc["status"] = status
         if self.on_status is not None:
             self.on_status(copy.deepcopy(order.doc))
+
+    def _forget(self, order_id: str) -> None:
+        partner_order_id = self._orders.pop(order_id).doc.get("partnerOrderID") or ""
+        self._creates[partner_order_id] -= 1
+        if self._creates[partner_order_id] <= 0:
+            del self._creates[partner_order_id]
 
     # -- introspection for tests ----------------------------------------------------------
 

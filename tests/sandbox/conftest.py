@@ -86,6 +86,8 @@ class Api:
     async def call(self, method: str, path: str, json: Any = None, **kw: Any) -> tuple[int, Any]:
         """Send one request with the current token; return (status, decoded JSON body)."""
         headers = dict(kw.pop("headers", {}))
+        # Like the SDK: the reference marks Content-Type required even on the product GETs.
+        headers.setdefault("Content-Type", "application/json")
         if self.token is not None:
             headers.setdefault("Authorization", f"Bearer {self.token}")
         url = f"{self.sandbox.base_url}{path}"

@@ -269,9 +269,11 @@ async def test_patch_rules(api: Any, recipient: Any, items: Any) -> None:
     status, body = await api.call("PATCH", path, {"status": "APPROVED", "shipmentMethodId": 1})
     assert status == 409
     assert "seven days" in body["message"]
-    status, canceled = await api.call("PATCH", path, {"status": "Canceled"})
-    assert (status, canceled["status"]) == (200, "CANCELED")
-    assert (await api.call("PATCH", path, {"status": "canceled"}))[0] == 409
+    # Stricter than before, as the reference: a QUOTE order past seven days cannot be
+    # canceled either; it stays QUOTE, expired.
+    status, body = await api.call("PATCH", path, {"status": "Canceled"})
+    assert (status, "expired" in body["message"]) == (409, True)
+    assert (await api.call("GET", path))[1]["status"] == "QUOTE"
 
 
 async def test_no_cancel_in_production(api: Any, recipient: Any, items: Any) -> None:

@@ -120,7 +120,30 @@ def test_seven_day_rule(state: SandboxState, recipient: Any, items: Any) -> None
         state.patch_order(order["id"], {"status": "approved", "shipmentMethodId": 1})
     assert caught.value.status == 409
     assert "seven days" in caught.value.message
-    # Cancelling stays possible: the order never went into production.
+    # The window holds for any PATCH of a QUOTE order (reference, flow 1): cancel too.
+    with pytest.raises(ApiError) as caught:
+        state.patch_order(order["id"], {"status": "canceled"})
+    assert caught.value.status == 409
+    assert "expired" in caught.value.message
+    assert state.get_order(order["id"])["status"] == "QUOTE"  # nothing changed
+
+
+@pytest.mark.parametrize(
+    "change", [{"status": "canceled"}, {"status": "approved", "shipmentMethodId": 1}]
+)
+def test_a_quote_order_is_patchable_until_the_seventh_day(
+    state: SandboxState, recipient: Any, items: Any, change: dict[str, Any]
+) -> None:
+    order = _order(state, recipient, items)
+    state.clock.advance(days=6, hours=23, minutes=59)
+    assert state.patch_order(order["id"], change)["status"] in ("CANCELED", "APPROVED")
+
+
+def test_approved_orders_cancel_after_seven_days_while_not_in_production(
+    state: SandboxState, recipient: Any, items: Any
+) -> None:
+    order = _order(state, recipient, items, status="APPROVED", shipmentMethodId=1)
+    state.clock.advance(days=30)
     assert state.patch_order(order["id"], {"status": "canceled"})["status"] == "CANCELED"
 
 
