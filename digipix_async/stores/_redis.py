@@ -1,0 +1,348 @@
+"""`RedisStore`: one token, pause, rate budget and dedup table for a fleet of processes.
+
+Every Redis call is bounded by ``timeout``. When Redis fails or is slow, the
+call is answered from this process's own `MemoryStore`, with one WARNING per
+outage; while Redis is out, at most one call every ``probe_interval`` seconds
+tries it again, and the first that succeeds logs one INFO and brings every
+call back to Redis. A failing Redis never raises into the caller.
+
+Writes of the token, the pause and "done" marks also go to the memory store,
+and tokens and pauses read from Redis are copied there, so an outage starts
+from what the fleet last knew instead of from nothing.
+
+The values are access tokens, which grant API access: protect the Redis with
+an ACL user, a password and TLS (``rediss://``). The client secret is never
+stored; keys hold a hash of the client's identity (`namespace_for`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from digipix_async._log import log
+from digipix_async.stores import _scripts
+from digipix_async.stores._checks import (
+    check_duration,
+    check_key,
+    check_moment,
+    check_rate,
+    check_token,
+)
+from digipix_async.stores._keys import (
+    lock_key,
+    notification_key,
+    pause_key,
+    rate_key,
+    token_key,
+)
+from digipix_async.stores._memory import MemoryStore
+from digipix_async.stores._protocol import ClaimResult
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+__all__ = ["RedisStore"]
+
+_T = TypeVar("_T")
+
+_INSTALL_HINT: Final = (
+    "RedisStore needs the redis package: install the extra with "
+    "`pip install 'digipix_async[redis]'`"
+)
+
+
+def _import_redis() -> Any:
+    """Import ``redis.asyncio`` on first use: the extra is optional."""
+    try:
+        import redis.asyncio
+        import redis.asyncio.retry
+        import redis.backoff
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    return redis
+
+
+def _text(value: object) -> str | None:
+    """Return a reply as text, whether the client decodes responses or not."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value if isinstance(value, str) else None
+
+
+def _ms(seconds: float) -> int:
+    """Return a positive duration in whole milliseconds, rounded up (never 0: PX 0 is refused)."""
+    return max(1, math.ceil(seconds * 1000))
+
+
+async def _nothing() -> None:
+    """Stand in for a memory call whose work was already done."""
+
+
+class RedisStore:
+    """Share the state of every process on one Redis, falling back to memory when it fails.
+
+    ``url_or_client`` is a URL (``redis://``, ``rediss://``, ``unix://``; the
+    store then owns the client and closes it in `aclose`) or a
+    ``redis.asyncio.Redis`` the caller keeps and closes. ``timeout`` bounds
+    each call (and, for an owned client, each connect and socket read);
+    ``max_connections`` bounds the calls in flight at once.
+    """
+
+    def __init__(
+        self,
+        url_or_client: str | Redis,
+        *,
+        timeout: float = 0.5,
+        probe_interval: float = 5.0,
+        max_connections: int = 50,
+        memory: MemoryStore | None = None,
+    ) -> None:
+        redis = _import_redis()
+        self._timeout = check_duration("timeout", timeout)
+        self._probe_interval = check_duration("probe_interval", probe_interval)
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise ValueError(f"max_connections must be a positive integer, not {max_connections!r}")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be a positive integer, not {max_connections!r}")
+        if isinstance(url_or_client, str):
+            # No retries inside redis-py: the fallback to memory is our retry,
+            # and a retry would only stretch the time a call waits.
+            self._client: Redis = redis.asyncio.Redis.from_url(
+                url_or_client,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+                retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
+                max_connections=max_connections,
+            )
+            self._owns_client = True
+        elif isinstance(url_or_client, redis.asyncio.Redis):
+            self._client = url_or_client
+            self._owns_client = False
+        else:
+            raise TypeError(
+                "url_or_client must be a Redis URL or a redis.asyncio.Redis, "
+                f"not {type(url_or_client).__name__}"
+            )
+        self._failures: tuple[type[BaseException], ...] = (
+            redis.exceptions.RedisError,
+            OSError,
+            TimeoutError,
+        )
+        self._memory = memory if memory is not None else MemoryStore()
+        self._slots = asyncio.Semaphore(max_connections)
+        self._scripts: dict[str, AsyncScript] = {
+            name: self._client.register_script(getattr(_scripts, name)) for name in _scripts.__all__
+        }
+        self._degraded = False
+        self._next_probe = 0.0
+        self._closed = False
+
+    def __repr__(self) -> str:
+        # Never the URL: it may hold a password.
+        owner = "owned" if self._owns_client else "borrowed"
+        where = "memory (Redis unreachable)" if self._degraded else "redis"
+        return f"<RedisStore {owner} client, state in {where}>"
+
+    # -- the fallback ---------------------------------------------------------
+
+    def _memory_now(self) -> bool:
+        """Say whether a call goes straight to memory; let one through per probe interval."""
+        if not self._degraded:
+            return False
+        now = time.monotonic()
+        if now < self._next_probe:
+            return True
+        self._next_probe = now + self._probe_interval
+        return False
+
+    async def _run(
+        self, on_redis: Callable[[], Awaitable[_T]], on_memory: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """Answer from Redis within the timeout, else from memory (never raising for Redis)."""
+        if self._closed:
+            raise RuntimeError("this RedisStore is closed")
+        if self._memory_now():
+            return await on_memory()
+        probing = self._degraded
+        async with self._slots:
+            # Redis may have failed while this call queued for a slot.
+            if self._degraded and not probing:
+                return await on_memory()
+            try:
+                async with asyncio.timeout(self._timeout):
+                    result = await on_redis()
+            except self._failures as exc:
+                self._went_down(exc)
+                return await on_memory()
+        if self._degraded:
+            self._degraded = False
+            log.info("Redis store answers again: shared state is back in Redis")
+        return result
+
+    def _went_down(self, exc: BaseException) -> None:
+        self._next_probe = time.monotonic() + self._probe_interval
+        if self._degraded:
+            return
+        self._degraded = True
+        reason = str(exc)[:200] or "no answer within the timeout"
+        log.warning(
+            "Redis store unavailable (%s: %s): using this process's memory, "
+            "trying Redis again every %.0f s",
+            type(exc).__name__,
+            reason,
+            self._probe_interval,
+        )
+
+    async def _script(self, name: str, keys: list[str], args: list[str | int | float]) -> Any:
+        return await self._scripts[name](keys=keys, args=args)
+
+    # -- token ----------------------------------------------------------------
+
+    async def get_token(self, namespace: str) -> tuple[str, float] | None:
+        """Return the shared token and its expiry (epoch seconds, on this machine's clock)."""
+        namespace = check_key("namespace", namespace)
+
+        async def on_redis() -> tuple[str, float] | None:
+            value, pttl = await self._script("READ_WITH_TTL", [token_key(namespace)], [])
+            token = _text(value)
+            if token is None or not isinstance(pttl, int) or pttl <= 0:
+                return None
+            expires_at = time.time() + pttl / 1000
+            await self._memory.set_token(namespace, token, expires_at)
+            return token, expires_at
+
+        return await self._run(on_redis, lambda: self._memory.get_token(namespace))
+
+    async def set_token(self, namespace: str, token: str, expires_at: float) -> None:
+        """Share ``token`` until ``expires_at``; an already expired one is not stored."""
+        namespace, token = check_key("namespace", namespace), check_token(token)
+        expires_at = check_moment("expires_at", expires_at)
+        await self._memory.set_token(namespace, token, expires_at)
+        lifetime = expires_at - time.time()
+        if lifetime <= 0:
+            return
+
+        async def on_redis() -> None:
+            await self._client.set(token_key(namespace), token, px=_ms(lifetime))
+
+        await self._run(on_redis, _nothing)
+
+    async def invalidate_token(self, namespace: str, token: str) -> None:
+        """Forget the shared token, only if it is still ``token`` (atomic compare-and-delete)."""
+        namespace, token = check_key("namespace", namespace), check_token(token)
+        await self._memory.invalidate_token(namespace, token)
+        keys = [token_key(namespace)]
+        await self._run(lambda: self._script("COMPARE_AND_DELETE", keys, [token]), _nothing)
+
+    async def acquire_refresh_lock(self, namespace: str, owner: str, ttl: float) -> bool:
+        """Take the fleet's right to fetch the next token for ``ttl`` seconds (SET NX PX)."""
+        namespace, owner = check_key("namespace", namespace), check_key("owner", owner)
+        ttl = check_duration("ttl", ttl)
+
+        async def on_redis() -> bool:
+            return bool(await self._client.set(lock_key(namespace), owner, nx=True, px=_ms(ttl)))
+
+        return await self._run(
+            on_redis, lambda: self._memory.acquire_refresh_lock(namespace, owner, ttl)
+        )
+
+    async def release_refresh_lock(self, namespace: str, owner: str) -> None:
+        """Give the lock back, only if ``owner`` still holds it (atomic compare-and-delete)."""
+        namespace, owner = check_key("namespace", namespace), check_key("owner", owner)
+        keys = [lock_key(namespace)]
+        await self._run(
+            lambda: self._script("COMPARE_AND_DELETE", keys, [owner]),
+            lambda: self._memory.release_refresh_lock(namespace, owner),
+        )
+
+    # -- pause and rate budget -------------------------------------------------
+
+    async def pause_until(self, namespace: str, until: float) -> None:
+        """Pause the fleet until ``until`` (epoch seconds), keeping a later pause."""
+        namespace, until = check_key("namespace", namespace), check_moment("until", until)
+        await self._memory.pause_until(namespace, until)
+        remaining = until - time.time()
+        if remaining <= 0:
+            return
+        keys = [pause_key(namespace)]
+        await self._run(lambda: self._script("PAUSE_UNTIL", keys, [_ms(remaining)]), _nothing)
+
+    async def paused_until(self, namespace: str) -> float:
+        """Return when the fleet's pause ends (epoch seconds, this machine's clock), or 0.0."""
+        namespace = check_key("namespace", namespace)
+
+        async def on_redis() -> float:
+            pttl = await self._client.pttl(pause_key(namespace))
+            if not isinstance(pttl, int) or pttl <= 0:
+                return 0.0
+            until = time.time() + pttl / 1000
+            await self._memory.pause_until(namespace, until)
+            return until
+
+        return await self._run(on_redis, lambda: self._memory.paused_until(namespace))
+
+    async def take_rate_token(self, namespace: str, rate: float, burst: float) -> float:
+        """Take a token from the fleet's bucket: 0.0, or the seconds to wait (nothing taken)."""
+        namespace = check_key("namespace", namespace)
+        rate, burst = check_rate(rate, burst)
+
+        async def on_redis() -> float:
+            wait = _text(
+                await self._script("TAKE_FROM_BUCKET", [rate_key(namespace)], [rate, burst])
+            )
+            return float(wait) if wait is not None else 1.0 / rate
+
+        return await self._run(
+            on_redis, lambda: self._memory.take_rate_token(namespace, rate, burst)
+        )
+
+    # -- webhook dedup ---------------------------------------------------------
+
+    async def claim_notification(self, key: str, *, pending_ttl: float) -> ClaimResult:
+        """Claim a notification fleet-wide: "claimed", or "pending"/"done" by another."""
+        key, pending_ttl = check_key("key", key), check_duration("pending_ttl", pending_ttl)
+
+        async def on_redis() -> ClaimResult:
+            keys = [notification_key(key)]
+            answer = _text(await self._script("CLAIM_NOTIFICATION", keys, [_ms(pending_ttl)]))
+            if answer == "claimed":
+                return "claimed"
+            if answer == "done":
+                return "done"
+            # Anything else is someone's claim: never handle a notification twice.
+            return "pending"
+
+        return await self._run(
+            on_redis, lambda: self._memory.claim_notification(key, pending_ttl=pending_ttl)
+        )
+
+    async def finish_notification(self, key: str, *, ttl: float) -> None:
+        """Mark a notification handled fleet-wide for ``ttl`` seconds."""
+        key, ttl = check_key("key", key), check_duration("ttl", ttl)
+        await self._memory.finish_notification(key, ttl=ttl)
+
+        async def on_redis() -> None:
+            await self._client.set(notification_key(key), "done", px=_ms(ttl))
+
+        await self._run(on_redis, _nothing)
+
+    async def release_notification(self, key: str) -> None:
+        """Drop a claim whose handling failed, only while it is still "pending"."""
+        key = check_key("key", key)
+        await self._memory.release_notification(key)
+        keys = [notification_key(key)]
+        await self._run(lambda: self._script("COMPARE_AND_DELETE", keys, ["pending"]), _nothing)
+
+    async def aclose(self) -> None:
+        """Close the client if this store created it; a borrowed client stays open."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._memory.aclose()
+        if self._owns_client:
+            await self._client.aclose()
