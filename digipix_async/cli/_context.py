@@ -1,0 +1,131 @@
+"""What every command shares: where output goes, which server, and how it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, TextIO
+
+import attrs
+import click
+from rich.console import Console
+
+from digipix_async import DigipixClient, DigipixError, ValidationError
+from digipix_async.sandbox import SandboxServer
+
+__all__ = ["Interrupt", "Settings", "connect", "has_credentials", "run"]
+
+CREDENTIALS_HELP = (
+    "set DIGIPIX_CLIENT_ID and DIGIPIX_CLIENT_SECRET (and DIGIPIX_ENVIRONMENT=sandbox or "
+    "DIGIPIX_BASE_URL for a test server), or pass --sandbox"
+)
+
+
+@attrs.frozen
+class Settings:
+    """The options every command that talks to Digipix accepts, and the streams."""
+
+    out: TextIO
+    err: TextIO
+    sandbox: bool = False
+    as_json: bool = False
+    rate_limit: float | None = None
+
+    @property
+    def console(self) -> Console:
+        """Return a rich console on the command's output."""
+        # A pipe or a file gets wide tables: rich's 80-column default would cut the ids.
+        width = None if self.out.isatty() else 200
+        return Console(file=self.out, highlight=False, width=width)
+
+    @property
+    def err_console(self) -> Console:
+        """Return a rich console on stderr (progress, messages)."""
+        return Console(file=self.err, highlight=False, stderr=self.err is sys.stderr)
+
+    def say(self, text: str) -> None:
+        """Tell the user something on stderr (never mixed with --json output)."""
+        print(text, file=self.err, flush=True)
+
+
+def has_credentials() -> bool:
+    """Tell whether the environment holds a client id and secret."""
+    return bool(os.environ.get("DIGIPIX_CLIENT_ID") and os.environ.get("DIGIPIX_CLIENT_SECRET"))
+
+
+@contextlib.asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[DigipixClient]:
+    """Yield a client on the embedded sandbox (``--sandbox``) or from the environment."""
+    options: dict[str, Any] = {}
+    if settings.rate_limit is not None:
+        options["rate_limit"] = settings.rate_limit
+    if settings.sandbox:
+        async with (
+            SandboxServer() as sandbox,
+            DigipixClient(
+                sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url, **options
+            ) as client,
+        ):
+            yield client
+        return
+    if not has_credentials():
+        raise click.UsageError(f"no Digipix credentials: {CREDENTIALS_HELP}")
+    try:
+        client = DigipixClient.from_env(**options)
+    except ValueError as error:  # a bad DIGIPIX_BASE_URL or DIGIPIX_ENVIRONMENT
+        raise click.UsageError(f"the environment's Digipix settings: {error}") from None
+    async with client:
+        yield client
+
+
+class Interrupt:
+    """Ctrl-C for a bulk job: the first press stops reading input and lets the calls in
+    flight finish (so their answers are recorded), the second abandons them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.stopping = asyncio.Event()
+        self._settings = settings
+        self._task: asyncio.Task[Any] | None = None
+        self.presses = 0
+
+    def _pressed(self) -> None:
+        self.presses += 1
+        if self.presses == 1:
+            self.stopping.set()
+            self._settings.say(
+                "interrupted: finishing the requests in flight (Ctrl-C again to abandon them)"
+            )
+        elif self._task is not None:
+            self._task.cancel()
+
+    def __enter__(self) -> Interrupt:
+        self._task = asyncio.current_task()
+        # Not on Windows: there Ctrl-C stays a KeyboardInterrupt that abandons the job.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self._pressed)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+
+
+def run(settings: Settings, work: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """Run a command's coroutine; turn the SDK's errors into a line on stderr and exit 1.
+
+    A `ValidationError` is the user's input, refused before anything was sent: exit 2.
+    """
+    try:
+        return asyncio.run(work())
+    except ValidationError as error:
+        raise click.UsageError(str(error)) from None
+    except DigipixError as error:
+        settings.say(f"digipix: {type(error).__name__}: {error}")
+        return 1
+    except KeyboardInterrupt:
+        settings.say("digipix: interrupted")
+        return 130

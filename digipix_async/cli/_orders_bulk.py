@@ -1,0 +1,271 @@
+"""``digipix orders create-bulk`` and ``digipix orders reconcile``: journaled order jobs.
+
+Every order goes through ``client.orders.create_many(..., journal=journal,
+resend_unknown=False)``: the journal (``digipix_async.jobs.OrderJournal``) records
+each intent before it is sent and each outcome after, so rerunning the same job
+creates nothing twice, and an order whose outcome is unknown is not resent but
+listed by ``reconcile`` for a look in the Digipix dashboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Final
+
+import attrs
+import click
+
+from digipix_async import OrderOutcomeUnknownError
+from digipix_async.cli._app import api_options, settings_from
+from digipix_async.cli._carts import RowError, decode_line, lines
+from digipix_async.cli._context import Interrupt, Settings, connect, run
+from digipix_async.cli._orders import orders
+from digipix_async.cli._output import (
+    Reporter,
+    RetryCounter,
+    Summary,
+    error_json,
+    mapping_rows,
+    print_json,
+    to_json,
+)
+
+__all__ = ["create_bulk", "reconcile"]
+
+_KEYS: Final = frozenset(
+    {
+        "recipient",
+        "items",
+        "shipment_id",
+        "shipment_method",
+        "partner_order_id",
+        "custom_data",
+        "status_notification_url",
+    }
+)
+_REQUIRED: Final = ("partner_order_id", "recipient", "items")
+
+
+def _order_lines(path: str) -> Iterator[tuple[int, str | None, dict[str, Any] | RowError]]:
+    """Yield (line, partner order id, create() keyword arguments or the line's problem)."""
+    with open(path, "rb") as stream:
+        for line, raw in lines(stream):
+            if raw is not None and not raw.strip():
+                continue
+            partner_order_id: str | None = None
+            try:
+                document = decode_line(raw, line == 1)
+                if not isinstance(document, dict):
+                    raise RowError(None, "each line must be a JSON object of orders.create()")
+                value = document.get("partner_order_id")
+                if not isinstance(value, str) or not value.strip():
+                    raise RowError("partner_order_id", "required: the journal's key")
+                partner_order_id = value
+                unknown = sorted(set(document) - _KEYS)
+                if unknown:
+                    raise RowError(unknown[0], "not an argument of orders.create()")
+                missing = [key for key in _REQUIRED if key not in document]
+                if missing:
+                    raise RowError(missing[0], "required")
+                yield line, partner_order_id, document
+            except RowError as error:
+                yield line, partner_order_id, error
+
+
+def _problem(line: int, error: RowError) -> str:
+    column = f", column {error.column}" if error.column else ""
+    return f"line {line}{column}: {error.message}"
+
+
+class _Job:
+    def __init__(self, settings: Settings, reporter: Reporter) -> None:
+        self.settings = settings
+        self.reporter = reporter
+        self.summary = Summary("order")
+        self.unknown = 0
+        self.in_flight: dict[int, tuple[int, str]] = {}
+
+    async def requests(self, path: str, stopping: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
+        index = 0
+        for line, partner_order_id, found in _order_lines(path):
+            if stopping.is_set():
+                return
+            if isinstance(found, RowError):
+                self.report(
+                    line,
+                    partner_order_id,
+                    None,
+                    {"type": "InputError", "message": _problem(line, found), "line": line},
+                )
+                continue
+            self.in_flight[index] = (line, partner_order_id or "")
+            index += 1
+            yield found
+            await asyncio.sleep(0)  # let Ctrl-C be seen between orders
+
+    def report(
+        self,
+        line: int,
+        partner_order_id: str | None,
+        order: dict[str, Any] | None,
+        error: dict[str, Any] | None,
+    ) -> None:
+        """Count one outcome and show it: every one with --json, the failures otherwise."""
+        self.reporter.advance()
+        if error is None:
+            self.summary.ok += 1
+        else:
+            self.summary.failed += 1
+            self.summary.problem(f"line {line} ({partner_order_id}): {error['message']}")
+        if self.settings.as_json:
+            entry: dict[str, Any] = {"line": line, "partner_order_id": partner_order_id}
+            entry.update(
+                {"ok": True, "order": order} if error is None else {"ok": False, "error": error}
+            )
+            print_json(entry, self.settings.out)
+        elif error is not None:
+            self.settings.say(
+                f"line {line} ({partner_order_id}): {error['type']}: {error['message']}"
+            )
+
+    def result(self, index: int, order: Any, error: BaseException | None) -> None:
+        line, partner_order_id = self.in_flight.pop(index)
+        if error is None:
+            self.report(line, partner_order_id, to_json(order), None)
+            return
+        if isinstance(error, OrderOutcomeUnknownError):
+            self.unknown += 1
+        self.report(line, partner_order_id, None, error_json(error))
+
+
+async def _create_bulk(
+    settings: Settings, path: str, journal_path: str, concurrency: int, progress_every: float
+) -> int:
+    from digipix_async.jobs import OrderJournal  # only these two commands need it
+
+    total = sum(1 for _ in _order_lines(path))
+    reporter = Reporter(settings.err_console, total, "create-bulk", progress_every)
+    job = _Job(settings, reporter)
+    with Interrupt(settings) as interrupt, RetryCounter() as retries:
+        try:
+            async with OrderJournal(journal_path) as journal, connect(settings) as client:
+                results = client.orders.create_many(
+                    job.requests(path, interrupt.stopping),
+                    concurrency=concurrency,
+                    journal=journal,
+                    resend_unknown=False,
+                )
+                async for result in results:
+                    if result.ok:
+                        job.result(result.index, result.value, None)
+                    else:
+                        job.result(result.index, None, result.error)
+        except asyncio.CancelledError:
+            if interrupt.presses < 2:
+                raise
+        finally:
+            reporter.close()
+        job.summary.retried = retries.retries
+        job.summary.interrupted = interrupt.presses > 0
+    summary = job.summary
+    if settings.as_json:
+        # stdout holds one JSON line per order: the summary goes to stderr, as JSON.
+        print_json(summary.as_json(unknown=job.unknown, journal=journal_path), settings.err)
+    else:
+        settings.console.print(summary.line())
+    if job.unknown:
+        settings.say(
+            f"{job.unknown} orders have an unknown outcome: they were not resent. "
+            f"See: digipix orders reconcile --journal {journal_path}"
+        )
+    return summary.exit_code
+
+
+@orders.command("create-bulk")
+@click.argument("input_path", metavar="INPUT.jsonl", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--journal",
+    "journal_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The job's journal (SQLite); rerun with the same journal to resume.",
+)
+@click.option("--concurrency", type=click.IntRange(1, 1000), default=16, show_default=True)
+@click.option("--progress-every", type=click.FloatRange(min=0), default=5.0, metavar="SECONDS")
+@api_options
+@click.pass_context
+def create_bulk(
+    ctx: click.Context,
+    input_path: str,
+    journal_path: str,
+    concurrency: int,
+    progress_every: float,
+    sandbox: bool,
+    as_json: bool,
+    rate_limit: float | None,
+) -> int:
+    """Create the orders of INPUT.jsonl (one orders.create() argument object per line,
+    partner_order_id required), journaled so that a rerun creates nothing twice.
+
+    With --json, one JSON line per order on stdout. Orders whose outcome is unknown
+    (the answer was lost) are NOT resent: settle them with `orders reconcile`.
+    """
+    settings = settings_from(ctx, sandbox=sandbox, as_json=as_json, rate_limit=rate_limit)
+    return run(
+        settings,
+        lambda: _create_bulk(settings, input_path, journal_path, concurrency, progress_every),
+    )
+
+
+def _entry_json(entry: Any) -> dict[str, Any]:
+    if attrs.has(type(entry)):
+        data: dict[str, Any] = attrs.asdict(entry)
+    elif dataclasses.is_dataclass(entry) and not isinstance(entry, type):
+        data = dataclasses.asdict(entry)
+    else:
+        names = ("partner_order_id", "created_at", "updated_at", "order_id", "body_hash")
+        data = {name: getattr(entry, name) for name in names if hasattr(entry, name)}
+    return {
+        key: value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+        for key, value in data.items()
+    }
+
+
+async def _reconcile(settings: Settings, journal_path: str) -> int:
+    from digipix_async.jobs import OrderJournal  # only these two commands need it
+
+    async with OrderJournal(journal_path) as journal:
+        found = journal.unknown()
+        entries = await found if inspect.isawaitable(found) else found
+        rows = [_entry_json(entry) for entry in entries]
+    if settings.as_json:
+        print_json(rows, settings.out)
+    elif rows:
+        columns = list(rows[0])
+        settings.console.print(mapping_rows(rows, columns))
+        settings.say(
+            f"{len(rows)} orders need a look: find each partner order id in the Digipix "
+            "dashboard, then settle it with journal.mark_created() or mark_not_created()."
+        )
+    else:
+        settings.console.print("no order with an unknown outcome in this journal")
+    return 1 if rows else 0
+
+
+@orders.command()
+@click.option(
+    "--journal",
+    "journal_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The journal of an orders create-bulk job.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def reconcile(ctx: click.Context, journal_path: str, as_json: bool) -> int:
+    """List the journaled orders whose outcome is unknown (exit 1 if there are any)."""
+    settings = settings_from(ctx, sandbox=False, as_json=as_json, rate_limit=None)
+    return run(settings, lambda: _reconcile(settings, journal_path))

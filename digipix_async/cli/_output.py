@@ -1,0 +1,296 @@
+"""What the command line shows: JSON documents, rich tables, progress and the summary."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, TextIO
+
+import attrs
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from digipix_async import APIStatusError, Order, Product, ShippingOption
+
+__all__ = [
+    "Reporter",
+    "RetryCounter",
+    "Summary",
+    "error_json",
+    "option_table",
+    "order_table",
+    "print_json",
+    "product_table",
+    "to_json",
+]
+
+
+def _plain(instance: Any, field: Any, value: Any) -> Any:
+    """Turn model values into JSON values: money as exact strings, dates in ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def to_json(model: Any) -> dict[str, Any]:
+    """Return a model as a JSON-ready dict of its Python names (``extra`` only if any)."""
+    data: dict[str, Any] = _drop_empty_extra(attrs.asdict(model, value_serializer=_plain))
+    return data
+
+
+def _drop_empty_extra(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _drop_empty_extra(item)
+            for key, item in value.items()
+            if not (key == "extra" and not item)
+        }
+    if isinstance(value, list):
+        return [_drop_empty_extra(item) for item in value]
+    return value
+
+
+def error_json(error: BaseException | None) -> dict[str, Any]:
+    """Describe an exception for a result entry: ``{"type", "message"}`` (and ``status``)."""
+    if error is None:  # never, for a failed BulkResult; kept total for type checkers
+        return {"type": "UnknownError", "message": "no error was reported"}
+    described: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
+    if isinstance(error, APIStatusError):
+        described["status"] = error.status
+    return described
+
+
+def print_json(document: Any, out: TextIO) -> None:
+    """Write one JSON document (or one JSONL line) and flush it."""
+    out.write(json.dumps(document, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def _money(value: Decimal | None) -> str:
+    return "" if value is None else f"R$ {value}"
+
+
+def product_table(products: Iterable[Product]) -> Table:
+    """Return the catalogue as a table."""
+    table = Table("id", "name", "price", "weight (g)", "production (days)", "parts")
+    for product in products:
+        table.add_row(
+            product.id,
+            product.name or "",
+            _money(product.price),
+            "" if product.weight is None else f"{product.weight:g}",
+            "" if product.production_time is None else str(product.production_time),
+            ", ".join(part.id for part in product.parts),
+        )
+    return table
+
+
+def option_table(options: Iterable[ShippingOption], title: str | None = None) -> Table:
+    """Return shipping options as a table."""
+    table = Table("shipment id", "method", "name", "cost", "days", title=title)
+    for option in options:
+        table.add_row(
+            option.id,
+            "" if option.shipment_method_id is None else str(int(option.shipment_method_id)),
+            option.name or "",
+            _money(option.cost),
+            "" if option.estimated_delivery_days is None else str(option.estimated_delivery_days),
+        )
+    return table
+
+
+def order_table(order: Order) -> Table:
+    """Return an order's main fields as a two-column table."""
+    table = Table("field", "value", title=f"order {order.id}")
+    shipment = order.shipment
+    rows = {
+        "status": str(order.status.value),
+        "partner order id": order.partner_order_id or "",
+        "created at": order.created_at.isoformat() if order.created_at else "",
+        "recipient": order.recipient.name or "" if order.recipient else "",
+        "items": ", ".join(f"{item.quantity} x {item.product_id}" for item in order.items),
+        "shipment": f"{shipment.name} ({shipment.id})" if shipment else "",
+        "subtotal": _money(order.subtotal),
+        "shipping": _money(order.shipping_cost),
+        "total": _money(order.total),
+    }
+    for name, value in rows.items():
+        table.add_row(name, value)
+    if order.shipments:
+        table.add_row("shipments", ", ".join(f"{o.name} {o.id}" for o in order.shipments))
+    return table
+
+
+class RetryCounter(logging.Handler):
+    """Count the requests the SDK sent again, from its per-attempt DEBUG records.
+
+    Attached to the ``digipix_async`` logger for one command. The logger is lowered
+    to DEBUG only when nobody chose its level (``DIGIPIX_LOG`` unset), and our handler
+    prints nothing, so no output changes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.retries = 0
+        self._logger = logging.getLogger("digipix_async")
+        self._level = self._logger.level
+
+    def emit(self, record: logging.LogRecord) -> None:
+        attempt = getattr(record, "attempt", None)
+        # The token request's retries are not an input's: count the API calls only.
+        path = str(getattr(record, "path", ""))
+        if isinstance(attempt, int) and attempt > 1 and not path.endswith("/oauth/token"):
+            self.retries += 1
+
+    def __enter__(self) -> RetryCounter:
+        self._logger.addHandler(self)
+        if self._level == logging.NOTSET:
+            self._logger.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+
+@attrs.define
+class Summary:
+    """The counts a bulk command ends with."""
+
+    noun: str
+    ok: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    skipped_failed: int = 0
+    interrupted: bool = False
+    problems: list[str] = attrs.Factory(list)  # the first ones, for --json
+    unreported: int = 0
+
+    def problem(self, text: str) -> None:
+        """Keep a reported problem (at most 100 of them)."""
+        if len(self.problems) < 100:
+            self.problems.append(text)
+        else:
+            self.unreported += 1
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every input was answered well, 1 when some failed, 130 if interrupted."""
+        if self.interrupted:
+            return 130
+        return 1 if self.failed or self.skipped_failed else 0
+
+    def as_json(self, **more: Any) -> dict[str, Any]:
+        """Return the summary as one JSON document."""
+        document = {
+            "ok": self.ok,
+            "failed": self.failed,
+            "retried": self.retried,
+            "skipped": self.skipped,
+            "skipped_failed": self.skipped_failed,
+            "interrupted": self.interrupted,
+            "problems": self.problems,
+            "problems_not_listed": self.unreported,
+        }
+        return {**document, **more}
+
+    def line(self) -> str:
+        """Return the summary as one sentence for people."""
+        text = (
+            f"{self.ok + self.failed + self.skipped} {self.noun}s: {self.ok} ok, "
+            f"{self.failed} failed, {self.retried} retried, {self.skipped} skipped"
+        )
+        if self.skipped_failed:
+            text += f" ({self.skipped_failed} of them had failed before)"
+        if self.interrupted:
+            text += "; interrupted: run the same command again to finish"
+        return text
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.1f}/s")
+
+
+class Reporter:
+    """Show progress: a rich bar with rate and ETA on a terminal, else a line every
+    ``every`` seconds (a log file or CI console has no use for a redrawn bar)."""
+
+    def __init__(self, err: Console, total: int, label: str, every: float) -> None:
+        self._err = err
+        self._total = total
+        self._label = label
+        self._every = every
+        self._done = 0
+        self._started = self._last = time.monotonic()
+        self._bar: Progress | None = None
+        if err.is_terminal:
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TaskProgressColumn(),
+                _RateColumn(),
+                TimeRemainingColumn(),
+                console=err,
+            )
+            self._task = self._bar.add_task(label, total=total or None)
+            self._bar.start()
+
+    def advance(self, count: int = 1) -> None:
+        """Count ``count`` more inputs as done."""
+        self._done += count
+        if self._bar is not None:
+            self._bar.advance(self._task, count)
+            return
+        now = time.monotonic()
+        if now - self._last >= self._every:
+            self._last = now
+            self._err.print(self._status(now), highlight=False, soft_wrap=True)
+
+    def _status(self, now: float) -> str:
+        elapsed = max(now - self._started, 1e-9)
+        rate = self._done / elapsed
+        text = f"{self._label}: {self._done}"
+        if self._total:
+            left = max(self._total - self._done, 0)
+            eta = f"{left / rate:.0f} s" if rate > 0 else "?"
+            text += f"/{self._total} ({100 * self._done / self._total:.0f}%), ETA {eta}"
+        return text + f", {rate:,.1f}/s"
+
+    def close(self) -> None:
+        """Stop the bar (leaving it on screen)."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def mapping_rows(entries: Iterable[Mapping[str, Any]], columns: Iterable[str]) -> Table:
+    """Return plain mappings as a table of the given columns."""
+    names = list(columns)
+    table = Table(*names)
+    for entry in entries:
+        table.add_row(*("" if entry.get(name) is None else str(entry.get(name)) for name in names))
+    return table
