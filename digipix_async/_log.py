@@ -12,6 +12,11 @@ import os
 __all__ = ["log"]
 
 log = logging.getLogger("digipix_async")
+# A library's loggers get a NullHandler (the logging HOWTO's advice): without it, a
+# record nobody configured a handler for goes to Python's last-resort handler, and a
+# retry WARNING would land on the stderr of an application that never asked for it.
+# Configured logging (root handlers) and DIGIPIX_LOG still see every record.
+log.addHandler(logging.NullHandler())
 
 
 def _configure_from_env() -> None:
@@ -19,17 +24,17 @@ def _configure_from_env() -> None:
     level_name = os.environ.get("DIGIPIX_LOG", "").strip().upper()
     if not level_name:
         return
+    # Whoever sets DIGIPIX_LOG asks to see the SDK's lines on stderr without more
+    # set-up: the NullHandler above keeps them from the last-resort handler, so give
+    # them a handler of their own (a wrong value is reported through it too).
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
     level = logging.getLevelName(level_name)
     if not isinstance(level, int):
         log.warning("DIGIPIX_LOG=%r is not a logging level; ignored", level_name)
         return
     log.setLevel(level)
-    # Without a handler, Python only prints WARNING and above; asking for DEBUG
-    # through the environment should show DEBUG lines without more set-up.
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        log.addHandler(handler)
 
 
 _configure_from_env()
