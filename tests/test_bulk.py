@@ -51,7 +51,8 @@ async def test_one_result_per_input_and_failures_do_not_abort() -> None:
         if result.index % 2:
             assert not result.ok
             assert isinstance(result.error, ValueError)
-            assert result.value is None
+            with pytest.raises(ValueError, match=f"input {result.index} failed"):
+                _ = result.value
         else:
             assert result.ok
             assert result.value == result.index * 10

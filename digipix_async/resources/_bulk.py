@@ -1,95 +1,363 @@
-"""Run one coroutine per input with bounded concurrency, yielding results as they finish."""
+"""Run one call per input with adaptive concurrency, and lose no outcome on an early exit.
+
+`run_bulk` returns a `BulkRun`: an async iterator of `BulkResult`s and an async
+context manager. How a consumer's early exit (break, an exception, a timeout,
+cancellation) treats the calls in flight is the caller's ``on_exit``:
+
+- ``"cancel"`` (quotes: a quote is not saved, so nothing is lost by cancelling);
+- ``"drain"`` (orders: a create in flight may already have printed an order). The
+  calls are never cancelled: leaving ``async with`` (or ``aclose()``) waits for them,
+  shielded from the consumer's cancellation and bounded by each call's own deadline;
+  without ``async with`` they finish in the background. Either way every outcome
+  nobody consumed goes to ``hand_over`` (which logs it) and into ``handed_over``.
+
+The consumer is known to be done when it leaves ``async with``, calls ``aclose()``,
+drops the iterator (``async for ... break`` frees it at once), or when the task that
+iterated it ends. Only then is nothing more read from the input or started.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Any, Generic, TypeVar
+import contextlib
+import weakref
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from types import TracebackType
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
-import attrs
+from digipix_async._errors import RateLimitError
+from digipix_async.resources._bulk_result import BulkResult
+from digipix_async.resources._concurrency import AdaptiveWindow
 
-__all__ = ["BulkResult", "run_bulk"]
+__all__ = ["DEFAULT_CONCURRENCY", "BulkResult", "BulkRun", "run_bulk"]
 
 T = TypeVar("T")
 
 DEFAULT_CONCURRENCY = 16
+#: How often an input refused with 429 is put back before its RateLimitError is reported.
+DEFAULT_RATE_LIMIT_RETRIES = 5
+#: The longest a put-back input waits for the server's Retry-After (the client's own
+#: shared pause, where there is one, keeps the real moment).
+_MAX_PUT_BACK_WAIT = 60.0
+
+Source = Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]]
+#: Called for each outcome nobody consumed, with the input's keyword arguments.
+HandOver = Callable[[BulkResult[Any], Mapping[str, Any]], None]
+#: Builds the error of a call cancelled from outside (the event loop shutting down).
+Interrupted = Callable[[Mapping[str, Any]], Exception]
+
+# Strong references to every call in flight: a task referenced only by the event
+# loop may be garbage-collected mid-run ("Task was destroyed but it is pending").
+_IN_FLIGHT: set[asyncio.Task[Any]] = set()
+_END = object()
 
 
-@attrs.frozen
-class BulkResult(Generic[T]):
-    """The outcome for one input of a bulk call: ``value`` or ``error``, never both.
-
-    ``index`` is the input's position, since results arrive in completion order.
-    """
-
-    index: int
-    value: T | None = None
-    error: Exception | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Tell whether this input succeeded."""
-        return self.error is None
-
-
-async def _inputs(
-    source: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
-) -> AsyncIterator[Mapping[str, Any]]:
-    if isinstance(source, AsyncIterable):
-        async for item in source:
-            yield item
-    else:
-        for item in source:
-            yield item
+class _Input(NamedTuple):
+    position: int  # the input's index (NamedTuple already has an index() method)
+    kwargs: Mapping[str, Any]
+    tries: int = 0  # times it was refused with 429 and put back
+    not_before: float = 0.0
 
 
 def run_bulk(
     call: Callable[..., Awaitable[T]],
-    source: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
+    source: Source,
     *,
     concurrency: int,
-) -> AsyncIterator[BulkResult[T]]:
-    """Yield a `BulkResult` for every mapping of keyword arguments in ``source``.
+    on_exit: Literal["cancel", "drain"] = "cancel",
+    hand_over: HandOver | None = None,
+    interrupted: Interrupted | None = None,
+    throttle_count: Callable[[], int] | None = None,
+    rate_limit_retries: int = DEFAULT_RATE_LIMIT_RETRIES,
+) -> BulkRun[T]:
+    """Return a `BulkRun` yielding a `BulkResult` for every mapping of keyword arguments.
 
-    At most ``concurrency`` calls run at once and the source is read only as
-    slots free up, so memory stays bounded by ``concurrency`` however long the
-    source is. One input's failure (a bad mapping included) never aborts the rest;
-    cancelling the consumer, or closing the iterator early, cancels what runs.
+    At most ``concurrency`` calls run at once (fewer while the server answers 429,
+    see `AdaptiveWindow`) and the source is read only as slots free up, so memory
+    stays bounded by ``concurrency`` however long the source is. One input's failure
+    (a bad mapping included) never aborts the rest; an input refused with
+    `RateLimitError` is put back and tried again, up to ``rate_limit_retries`` times.
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
-    return _run(call, source, concurrency)
+    if on_exit not in ("cancel", "drain"):
+        raise ValueError(f"on_exit must be 'cancel' or 'drain', got {on_exit!r}")
+    core = _Core(
+        call,
+        source,
+        AdaptiveWindow(concurrency, throttle_count),
+        drain=on_exit == "drain",
+        hand_over=hand_over,
+        interrupted=interrupted,
+        rate_limit_retries=rate_limit_retries,
+    )
+    return BulkRun(core)
 
 
-async def _run(
-    call: Callable[..., Awaitable[T]],
-    source: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
-    concurrency: int,
-) -> AsyncIterator[BulkResult[T]]:
-    async def one(index: int, kwargs: Mapping[str, Any]) -> BulkResult[T]:
+class BulkRun(Generic[T]):
+    """The results of a bulk call, in completion order (see `BulkResult.index`).
+
+    Iterate it with ``async for``; use it as ``async with ... as results:`` to have
+    the block's end settle whatever is still in flight (see the module docstring).
+    ``handed_over`` lists the outcomes that finished after the consumer stopped.
+    """
+
+    def __init__(self, core: _Core[T]) -> None:
+        self._core = core
+        # Dropping the iterator (async for ... break) is the consumer's way to stop.
+        weakref.finalize(self, core.stop)
+
+    def __aiter__(self) -> BulkRun[T]:
+        return self
+
+    async def __anext__(self) -> BulkResult[T]:
+        return await self._core.next()
+
+    async def __aenter__(self) -> BulkRun[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._core.aclose()
+
+    async def aclose(self) -> None:
+        """Stop: read no more input, then drain or cancel what is in flight."""
+        await self._core.aclose()
+
+    @property
+    def handed_over(self) -> tuple[BulkResult[T], ...]:
+        """Return the outcomes nobody consumed, handed over since the consumer stopped."""
+        return tuple(self._core.handed_over)
+
+    @property
+    def concurrency(self) -> int:
+        """Return how many calls may be in flight now (halved on 429s, regrown on success)."""
+        return self._core.window.size
+
+
+class _Core(Generic[T]):
+    """The state of one bulk run, apart from the object the consumer holds."""
+
+    def __init__(
+        self,
+        call: Callable[..., Awaitable[T]],
+        source: Source,
+        window: AdaptiveWindow,
+        *,
+        drain: bool,
+        hand_over: HandOver | None,
+        interrupted: Interrupted | None,
+        rate_limit_retries: int,
+    ) -> None:
+        self.call = call
+        self.window = window
+        self.handed_over: list[BulkResult[T]] = []
+        self._source = source
+        self._iterator: Iterator[Any] | AsyncIterator[Any] | None = None
+        self._drain = drain
+        self._hand_over = hand_over
+        self._interrupted = interrupted
+        self._retries = rate_limit_retries
+        self._next_index = 0
+        self._exhausted = False
+        self._stopped = False
+        self._running: dict[asyncio.Task[BulkResult[T]], _Input] = {}
+        self._ready: list[tuple[BulkResult[T], Mapping[str, Any]]] = []
+        self._put_back: list[_Input] = []
+        self._wake: asyncio.Event | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self._consumer: asyncio.Task[Any] | None = None
+
+    # -- the consumer's side -----------------------------------------------------------
+
+    async def next(self) -> BulkResult[T]:
+        if self._stopped:
+            raise StopAsyncIteration
+        self._watch_consumer()
+        wake = self._wake = self._wake or asyncio.Event()
+        while not self._ready:
+            wake.clear()
+            await self._fill()
+            if self._ready:
+                break
+            if not self._running and not self._put_back and self._exhausted:
+                self._stopped = True
+                raise StopAsyncIteration
+            await self._sleep(wake)
+        return self._ready.pop(0)[0]
+
+    def _watch_consumer(self) -> None:
+        if self._consumer is None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._consumer = task
+                # A task that ends (returns, raises, is cancelled) iterates no more.
+                task.add_done_callback(lambda _: self.stop())
+
+    async def _fill(self) -> None:
+        """Start calls while the window has room: inputs put back first, then new ones."""
+        loop = asyncio.get_running_loop()
+        while len(self._running) < self.window.size and not self._stopped:
+            due = [item for item in self._put_back if item.not_before <= loop.time()]
+            if due:
+                item = min(due, key=lambda due_item: due_item.not_before)
+                self._put_back.remove(item)
+            elif self._exhausted:
+                return
+            else:
+                kwargs = await self._read()
+                if kwargs is _END or self._stopped:
+                    return
+                item = _Input(self._next_index, kwargs)
+                self._next_index += 1
+            self._start(item)
+
+    async def _read(self) -> Any:
+        if self._iterator is None:
+            source = self._source
+            self._iterator = aiter(source) if isinstance(source, AsyncIterable) else iter(source)
         try:
-            if not isinstance(kwargs, Mapping):
-                raise TypeError(f"input {index} is {type(kwargs).__name__}, not a mapping")
-            return BulkResult(index, value=await call(**kwargs))
-        except Exception as error:  # one bad input must not abort the batch
-            return BulkResult(index, error=error)
+            if isinstance(self._iterator, AsyncIterator):
+                kwargs = await anext(self._iterator, _END)
+            else:
+                kwargs = next(self._iterator, _END)
+        except BaseException:
+            self._exhausted = True  # a broken source is not read again
+            raise
+        if kwargs is _END:
+            self._exhausted = True
+        return kwargs
 
-    running: set[asyncio.Task[BulkResult[T]]] = set()
+    async def _sleep(self, wake: asyncio.Event) -> None:
+        """Wait for a call to finish, or for the first put-back input to be due."""
+        loop = asyncio.get_running_loop()
+        timer = None
+        if self._put_back and len(self._running) < self.window.size:
+            when = min(item.not_before for item in self._put_back)
+            timer = loop.call_at(when, wake.set)
+        try:
+            await wake.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    # -- the calls ----------------------------------------------------------------------
+
+    def _start(self, item: _Input) -> None:
+        task = asyncio.create_task(_one(self.call, item.position, item.kwargs))
+        self._running[task] = item
+        _IN_FLIGHT.add(task)
+        task.add_done_callback(_IN_FLIGHT.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[BulkResult[T]]) -> None:
+        item = self._running.pop(task)
+        result = self._outcome(task, item)
+        if result is not None:
+            error = None if result.ok else result.error
+            limited = isinstance(error, RateLimitError)
+            self.window.observe(throttled=limited, in_flight=len(self._running))
+            if limited and item.tries < self._retries and not self._stopped:
+                # A 429 means the call was refused, not served (an order was not
+                # created): the input goes back and is tried once the server allows.
+                wait = min(getattr(error, "retry_after", None) or 0.0, _MAX_PUT_BACK_WAIT)
+                not_before = asyncio.get_running_loop().time() + wait
+                self._put_back.append(item._replace(tries=item.tries + 1, not_before=not_before))
+            elif self._stopped:
+                self._give(result, item.kwargs)
+            else:
+                self._ready.append((result, item.kwargs))
+        if self._wake is not None:
+            self._wake.set()
+        if not self._running and self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def _outcome(self, task: asyncio.Task[BulkResult[T]], item: _Input) -> BulkResult[T] | None:
+        if not task.cancelled():
+            return task.result()  # _one turns every Exception into a result
+        if self._stopped and not self._drain:
+            return None  # cancel-fast: we cancelled it, nobody waits for it
+        # Cancelled from outside (asyncio.run cancels what is left at shutdown): the
+        # outcome is unknown, and says so rather than vanish.
+        if self._interrupted is not None:
+            return BulkResult(item.position, error=self._interrupted(item.kwargs))
+        return BulkResult(item.position, error=RuntimeError("the call was cancelled"))
+
+    def _give(self, result: BulkResult[T], kwargs: Mapping[str, Any]) -> None:
+        if not self._drain:
+            return
+        self.handed_over.append(result)
+        if self._hand_over is not None:
+            self._hand_over(result, kwargs)
+
+    # -- stopping -----------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Read no more input; hand over what waits; cancel calls unless draining."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._close_source()
+        waiting, self._ready = self._ready, []
+        for result, kwargs in waiting:
+            self._give(result, kwargs)
+        put_back, self._put_back = self._put_back, []
+        for item in put_back:
+            error = RateLimitError(
+                "refused with 429 and not tried again: the consumer stopped",
+                status=429,
+            )
+            self._give(BulkResult(item.position, error=error), item.kwargs)
+        if not self._drain:
+            for task in self._running:
+                task.cancel()
+
+    async def aclose(self) -> None:
+        self.stop()
+        if not self._running:
+            return
+        if not self._drain:
+            await asyncio.gather(*self._running, return_exceptions=True)
+            return
+        self._drained = self._drained or asyncio.get_running_loop().create_future()
+        interrupted = False
+        while not self._drained.done():
+            try:
+                # Shielded: the consumer's cancellation (or timeout) must not cut a
+                # create short; each call's own deadline bounds the wait.
+                await asyncio.shield(self._drained)
+            except asyncio.CancelledError:
+                interrupted = True
+        if interrupted:
+            raise asyncio.CancelledError
+
+    def _close_source(self) -> None:
+        iterator, self._exhausted = self._iterator, True
+        with contextlib.suppress(Exception):  # a source busy or already closed: nothing to do
+            if isinstance(iterator, AsyncIterator) and hasattr(iterator, "aclose"):
+                task = asyncio.get_running_loop().create_task(iterator.aclose())
+                _IN_FLIGHT.add(task)
+                task.add_done_callback(_IN_FLIGHT.discard)
+            elif isinstance(iterator, Iterator) and hasattr(iterator, "close"):
+                iterator.close()
+
+
+async def _one(call: Callable[..., Awaitable[T]], index: int, kwargs: Any) -> BulkResult[T]:
     try:
-        index = 0
-        async for kwargs in _inputs(source):
-            if len(running) >= concurrency:
-                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    yield task.result()
-            running.add(asyncio.create_task(one(index, kwargs)))
-            index += 1
-        while running:
-            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                yield task.result()
-    finally:
-        for task in running:
-            task.cancel()
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
+        if not isinstance(kwargs, Mapping):
+            raise TypeError(f"input {index} is {type(kwargs).__name__}, not a mapping")
+        return BulkResult(index, value=await call(**kwargs))
+    except Exception as error:  # one bad input must not abort the batch
+        return BulkResult(index, error=error)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import Any
 
 from digipix_async import _endpoints
+from digipix_async._errors import APIConnectionError, OrderOutcomeUnknownError
+from digipix_async._log import log
 from digipix_async.models import Order, OrderItem, Recipient, ShipmentMethod
-from digipix_async.resources._base import Caller
-from digipix_async.resources._bulk import DEFAULT_CONCURRENCY, BulkResult, run_bulk
+from digipix_async.resources._base import Caller, throttle_counter
+from digipix_async.resources._bulk import DEFAULT_CONCURRENCY, BulkResult, BulkRun, run_bulk
 
 __all__ = ["Orders"]
 
@@ -74,9 +76,58 @@ class Orders:
         requests: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
-    ) -> AsyncIterator[BulkResult[Order]]:
+    ) -> BulkRun[Order]:
         """Create many orders concurrently; each mapping holds `create`'s keyword arguments.
 
         Yields one `BulkResult` per input, in completion order (see its ``index``).
+        At most ``concurrency`` creates are in flight, halved on each wave of 429s and
+        grown back on success; an order refused with 429 was not created and is tried
+        again later. No order is lost on an early exit: use it as
+        ``async with client.orders.create_many(...) as results:`` and leaving the block
+        waits for the creates in flight (each within its own deadline); without
+        ``async with`` they finish in the background. Outcomes nobody consumed are
+        logged at WARNING with their order id and partner order id.
         """
-        return run_bulk(self.create, requests, concurrency=concurrency)
+        return run_bulk(
+            self.create,
+            requests,
+            concurrency=concurrency,
+            on_exit="drain",
+            hand_over=_hand_over,
+            interrupted=_interrupted,
+            throttle_count=throttle_counter(self._client),
+        )
+
+
+def _partner_order_id(kwargs: Mapping[str, Any]) -> Any:
+    return kwargs.get("partner_order_id") if isinstance(kwargs, Mapping) else None
+
+
+def _hand_over(result: BulkResult[Order], kwargs: Mapping[str, Any]) -> None:
+    """Log an outcome that finished after the consumer of ``create_many`` stopped."""
+    partner_order_id = _partner_order_id(kwargs)
+    if result.ok:
+        log.warning(
+            "create_many: order %s (partner order id %r, input %d) was created after the "
+            "consumer stopped reading results",
+            result.value.id,
+            partner_order_id,
+            result.index,
+            extra={"order_id": result.value.id, "partner_order_id": partner_order_id},
+        )
+        return
+    log.warning(
+        "create_many: input %d (partner order id %r) ended after the consumer stopped "
+        "reading results: %s: %s",
+        result.index,
+        partner_order_id,
+        type(result.error).__name__,
+        result.error,
+        extra={"order_id": None, "partner_order_id": partner_order_id},
+    )
+
+
+def _interrupted(kwargs: Mapping[str, Any]) -> Exception:
+    """Describe a create cancelled from outside (the event loop shutting down)."""
+    cause = APIConnectionError("cancelled before its answer arrived (the event loop stopped)")
+    return OrderOutcomeUnknownError(partner_order_id=_partner_order_id(kwargs), cause=cause)

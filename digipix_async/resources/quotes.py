@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import Any
 
 from digipix_async import _endpoints
 from digipix_async.models import QuoteItem, ShippingOption
-from digipix_async.resources._base import Caller
-from digipix_async.resources._bulk import DEFAULT_CONCURRENCY, BulkResult, run_bulk
+from digipix_async.resources._base import Caller, throttle_counter
+from digipix_async.resources._bulk import DEFAULT_CONCURRENCY, BulkRun, run_bulk
 
 __all__ = ["Quotes"]
 
@@ -34,9 +34,18 @@ class Quotes:
         requests: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
-    ) -> AsyncIterator[BulkResult[list[ShippingOption]]]:
+    ) -> BulkRun[list[ShippingOption]]:
         """Quote many carts concurrently: ``{"zip_code": ..., "items": [...]}`` each.
 
         Yields one `BulkResult` per input, in completion order (see its ``index``).
+        At most ``concurrency`` quotes are in flight, halved on each wave of 429s and
+        grown back on success; a cart refused with 429 is tried again later. An early
+        exit cancels the quotes in flight: a quote is not saved, so nothing is lost.
         """
-        return run_bulk(self.create, requests, concurrency=concurrency)
+        return run_bulk(
+            self.create,
+            requests,
+            concurrency=concurrency,
+            on_exit="cancel",
+            throttle_count=throttle_counter(self._client),
+        )
