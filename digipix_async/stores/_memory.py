@@ -31,17 +31,22 @@ from digipix_async.stores._protocol import ClaimResult
 
 __all__ = ["MemoryStore", "refill"]
 
+#: A millionth of a token: far below any rate's meaning, far above float error.
+_ROUNDING = 1e-6
+
 
 def refill(tokens: float, at: float, now: float, rate: float, burst: float) -> tuple[float, float]:
     """Take one token from a bucket last seen at ``at``; return (tokens left, wait).
 
     The same arithmetic as the Redis script (`_scripts.TAKE_FROM_BUCKET`): the
     bucket refills at ``rate`` per second up to ``burst``; a wait > 0 means
-    nothing was taken. A clock that went backwards refills nothing.
+    nothing was taken. A clock that went backwards refills nothing. A caller
+    who waited exactly the wait it was told finds a token, whatever the float
+    rounding of the refill (hence the tolerance).
     """
     tokens = min(burst, tokens + max(0.0, now - at) * rate)
-    if tokens >= 1.0:
-        return tokens - 1.0, 0.0
+    if tokens >= 1.0 - _ROUNDING:
+        return max(0.0, tokens - 1.0), 0.0
     return tokens, (1.0 - tokens) / rate
 
 

@@ -192,7 +192,7 @@ class RedisStore:
         reason = str(exc)[:200] or "no answer within the timeout"
         log.warning(
             "Redis store unavailable (%s: %s): using this process's memory, "
-            "trying Redis again every %.0f s",
+            "trying Redis again every %g s",
             type(exc).__name__,
             reason,
             self._probe_interval,

@@ -57,8 +57,8 @@ if tokens == nil or at == nil then
 end
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
 local wait = 0
-if tokens >= 1 then
-    tokens = tokens - 1
+if tokens >= 1 - 1e-6 then
+    tokens = math.max(0, tokens - 1)
 else
     wait = (1 - tokens) / rate
 end
