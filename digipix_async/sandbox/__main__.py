@@ -1,4 +1,9 @@
-"""Run the sandbox standalone: ``python -m digipix_async.sandbox --port 8080``."""
+"""Run the sandbox standalone: ``python -m digipix_async.sandbox --port 8080``.
+
+It prints ready-to-paste ``export DIGIPIX_...`` lines; fixed credentials
+(``--client-id``/``--client-secret``, or ``DIGIPIX_SANDBOX_CLIENT_ID``/
+``DIGIPIX_SANDBOX_CLIENT_SECRET``) keep a developer's shell working across restarts.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -27,6 +34,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     parser = argparse.ArgumentParser(
@@ -35,8 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to bind, 0 for any (8080)")
-    parser.add_argument("--client-id", help="client_id to accept (default: generated)")
-    parser.add_argument("--client-secret", help="client_secret to accept (default: generated)")
+    parser.add_argument(
+        "--client-id",
+        help="client_id to accept (default: $DIGIPIX_SANDBOX_CLIENT_ID, else generated)",
+    )
+    parser.add_argument(
+        "--client-secret",
+        help="client_secret to accept (default: $DIGIPIX_SANDBOX_CLIENT_SECRET, else generated)",
+    )
     parser.add_argument(
         "--token-lifetime", type=_seconds, default=3600, help="token lifetime, seconds (3600)"
     )
@@ -47,6 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="move approved orders one life-cycle step every S seconds",
     )
     parser.add_argument("--collect", action="store_true", help="offer Collect (method 3)")
+    limits = parser.add_argument_group("limits, like a real API's (429 with Retry-After)")
+    limits.add_argument(
+        "--rate-limit-rps",
+        type=_positive,
+        metavar="N",
+        help="requests per second per client id, bursts up to N (default: unlimited)",
+    )
+    limits.add_argument(
+        "--max-concurrent",
+        type=int,
+        metavar="M",
+        help="requests served at once; more get 429 (default: unlimited)",
+    )
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--latency", type=_seconds, default=0, metavar="S", help="added delay")
     faults.add_argument(
@@ -76,13 +109,17 @@ def _configure(args: argparse.Namespace) -> SandboxServer:
     sandbox = SandboxServer(
         host=args.host,
         port=args.port,
-        client_id=args.client_id,
-        client_secret=args.client_secret,
+        client_id=args.client_id or os.environ.get("DIGIPIX_SANDBOX_CLIENT_ID") or None,
+        client_secret=(
+            args.client_secret or os.environ.get("DIGIPIX_SANDBOX_CLIENT_SECRET") or None
+        ),
         token_lifetime=args.token_lifetime,
         auto_advance=args.auto_advance,
         collect=args.collect,
         seed=args.seed,
         access_log=args.access_log,
+        rate_limit_rps=args.rate_limit_rps,
+        max_concurrent=args.max_concurrent,
     )
     path = args.fault_path
     if args.latency:
@@ -98,6 +135,19 @@ def _configure(args: argparse.Namespace) -> SandboxServer:
     return sandbox
 
 
+def export_lines(sandbox: SandboxServer) -> str:
+    """Return the shell lines that point the SDK and the `digipix` CLI at `sandbox`."""
+    variables = {
+        "DIGIPIX_BASE_URL": sandbox.base_url,
+        "DIGIPIX_CLIENT_ID": sandbox.client_id,
+        # The sandbox's own throwaway secret: showing it is the point of this output.
+        "DIGIPIX_CLIENT_SECRET": sandbox.client_secret,
+    }
+    lines = ["# Paste into your shell to point the SDK and the digipix CLI here:"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
+    return "\n".join(lines)
+
+
 async def _serve(sandbox: SandboxServer) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -107,8 +157,7 @@ async def _serve(sandbox: SandboxServer) -> None:
             loop.add_signal_handler(signum, stop.set)
     async with sandbox:
         print(f"Digipix sandbox listening on {sandbox.base_url}", flush=True)
-        print(f"  client_id:     {sandbox.client_id}", flush=True)
-        print(f"  client_secret: {sandbox.client_secret}", flush=True)
+        print(export_lines(sandbox), flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()
     print("Digipix sandbox stopped.", flush=True)

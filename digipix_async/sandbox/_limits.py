@@ -69,12 +69,13 @@ class Limits:
         rate = self.rate_limit_rps
         if rate is None:
             return None
+        burst = max(1.0, rate)  # bursts up to N, and a rate under 1/s still lets one through
         bucket = self._buckets.get(client_id)
         if bucket is None:
             if len(self._buckets) >= _MAX_CLIENTS:
                 self._buckets.pop(next(iter(self._buckets)))
-            bucket = self._buckets[client_id] = _Bucket(tokens=rate, stamp=now)
-        bucket.tokens = min(rate, bucket.tokens + (now - bucket.stamp) * rate)
+            bucket = self._buckets[client_id] = _Bucket(tokens=burst, stamp=now)
+        bucket.tokens = min(burst, bucket.tokens + (now - bucket.stamp) * rate)
         bucket.stamp = now
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0

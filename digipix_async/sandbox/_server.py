@@ -9,7 +9,7 @@ import secrets
 from types import TracebackType
 from typing import Any, Self
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
 
 from digipix_async.sandbox._app import OAUTH_ROUTE, build_app
 from digipix_async.sandbox._auth import TokenAuthority
@@ -24,6 +24,22 @@ from digipix_async.sandbox._wire import Body
 __all__ = ["SandboxServer"]
 
 _log = logging.getLogger("digipix_async.sandbox")
+
+
+class _ClientFaultLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger, with a client's malformed HTTP told in one INFO line.
+
+    aiohttp logs "Error handling request" with a traceback at ERROR for any request it
+    cannot parse; for a test server that is the client's fault, not the sandbox's: the
+    client already got its 400. Anything else stays at ERROR with its traceback.
+    """
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        exc = exc_info if isinstance(exc_info, BaseException) else None
+        if isinstance(exc, http_exceptions.HttpProcessingError | ConnectionError):
+            self.logger.info("malformed request refused: %s", str(exc).splitlines()[0][:200])
+            return
+        self.logger.exception(msg, *args, exc_info=exc_info, **kwargs)
 
 
 class SandboxServer:
@@ -134,6 +150,7 @@ class SandboxServer:
             client_max_size=self._client_max_size,
         )
         kwargs: dict[str, Any] = {} if self._access_log else {"access_log": None}
+        kwargs["logger"] = _ClientFaultLog(logging.getLogger("aiohttp.server"))
         # A short shutdown: close() must not wait out a latency fault still sleeping.
         runner = web.AppRunner(app, shutdown_timeout=0.5, **kwargs)
         await runner.setup()
