@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import IO, Any, Final
 
 import attrs
+
+from digipix_async.cli._rows import (
+    RowError,
+    check_zip_code,
+    decode_line,
+    lines,
+    undecodable,
+    whole_number,
+)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -27,22 +35,14 @@ __all__ = [
     "Cart",
     "CartReader",
     "InputFileError",
-    "RowError",
-    "check_zip_code",
     "count_carts",
-    "decode_line",
-    "lines",
     "read_carts",
-    "whole_number",
 ]
 
 CSV_COLUMNS: Final = ("cart_id", "zip_code", "product_id", "quantity", "pages")
 _REQUIRED: Final = CSV_COLUMNS[:4]
-#: Bounds that keep one bad line from holding the whole memory.
-MAX_LINE: Final = 1024 * 1024
 MAX_ITEMS: Final = 1000
 MAX_ID: Final = 200
-MAX_NUMBER: Final = 1_000_000
 RECENT_IDS: Final = 10_000
 _CART_KEYS: Final = frozenset({"cart_id", "zip_code", "items"})
 _ITEM_KEYS: Final = frozenset({"product_id", "quantity", "pages"})
@@ -77,15 +77,6 @@ class BadCart:
         return f"{where}: {self.message}"
 
 
-class RowError(ValueError):
-    """One line's problem: ``column`` names where (a header, a JSON column or key path)."""
-
-    def __init__(self, column: str | None, message: str) -> None:
-        super().__init__(message)
-        self.column = column
-        self.message = message
-
-
 # -- values shared by both formats -------------------------------------------------------
 
 
@@ -98,33 +89,6 @@ def _cart_id(value: Any, column: str) -> str:
     if len(cart_id) > MAX_ID or not cart_id.isprintable():
         raise RowError(column, f"a cart id is at most {MAX_ID} printable characters")
     return cart_id
-
-
-def check_zip_code(value: Any, column: str) -> str:
-    # The SDK's rule (API.md, client-side validation): 8 digits once non-digits are removed.
-    if not isinstance(value, str):
-        raise RowError(column, "the zip code must be a string of 8 digits")
-    digits = "".join(ch for ch in value if ch.isascii() and ch.isdigit())
-    if len(digits) != 8:
-        raise RowError(column, f"{value!r} is not a zip code (8 digits expected)")
-    return digits
-
-
-def whole_number(value: Any, column: str, *, required: bool) -> int | None:
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            if required:
-                raise RowError(column, "a value is required")
-            return None
-        if not (text.isascii() and text.isdigit()) or len(text) > 7:
-            raise RowError(column, f"{value!r} is not a whole number from 1 to {MAX_NUMBER}")
-        value = int(text)
-    elif value is None and not required:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NUMBER:
-        raise RowError(column, f"{value!r} is not a whole number from 1 to {MAX_NUMBER}")
-    return value
 
 
 def _item(product_id: Any, quantity: Any, pages: Any, prefix: str) -> dict[str, Any]:
@@ -169,14 +133,6 @@ def _again(cart_id: str, first: int, line: int, column: str) -> BadCart:
 # -- CSV ---------------------------------------------------------------------------------
 
 
-def _undecodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: surrogateescape kept a bad byte
-        return True
-    return False
-
-
 class _CsvCarts:
     def __init__(self, stream: IO[bytes]) -> None:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
@@ -193,7 +149,7 @@ class _CsvCarts:
             raise InputFileError(
                 "line 1: the file is empty; expected the header " + ",".join(CSV_COLUMNS)
             )
-        if any(_undecodable(cell) for cell in header):
+        if any(undecodable(cell) for cell in header):
             raise InputFileError("line 1: the header is not UTF-8 text; save the file as UTF-8")
         names = [cell.strip().lower() for cell in header]
         columns: dict[str, int] = {}
@@ -216,7 +172,7 @@ class _CsvCarts:
                 return ""
             raise RowError(name, "the row has no value for this column")
         value = row[position]
-        if _undecodable(value):
+        if undecodable(value):
             raise RowError(name, "the value is not UTF-8 text")
         return value
 
@@ -284,44 +240,6 @@ class _CsvCarts:
 
 
 # -- JSONL -------------------------------------------------------------------------------
-
-
-def lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """Yield (line number, bytes) of every line; None for a line over `MAX_LINE`."""
-    number = 0
-    while True:
-        raw = stream.readline(MAX_LINE + 1)
-        if not raw:
-            return
-        number += 1
-        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
-            while raw and not raw.endswith(b"\n"):  # skip the rest of the long line
-                raw = stream.readline(MAX_LINE)
-            yield number, None
-            continue
-        yield number, raw
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def decode_line(raw: bytes | None, first: bool) -> Any:
-    """Decode one JSONL line; raise `RowError` naming the column of the problem."""
-    if raw is None:
-        raise RowError(None, f"the line is longer than {MAX_LINE} bytes")
-    if first and raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise RowError(str(error.start + 1), "not UTF-8 text; save the file as UTF-8") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        raise RowError(str(error.colno), f"not JSON: {error.msg}") from None
-    except (ValueError, RecursionError) as error:  # 5,000-digit numbers, deep nesting
-        raise RowError(None, f"not JSON: {error}") from None
 
 
 class _JsonlCarts:

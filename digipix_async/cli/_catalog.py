@@ -7,9 +7,9 @@ from typing import Any
 import click
 
 from digipix_async.cli._app import api_options, cli, settings_from
-from digipix_async.cli._carts import RowError, check_zip_code, whole_number
 from digipix_async.cli._context import Settings, connect, run
 from digipix_async.cli._output import option_table, print_json, product_table, to_json
+from digipix_async.cli._rows import RowError, check_zip_code, whole_number
 
 __all__ = ["parse_item", "products", "quote"]
 

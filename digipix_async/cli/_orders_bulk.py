@@ -20,7 +20,6 @@ import click
 
 from digipix_async import OrderOutcomeUnknownError
 from digipix_async.cli._app import api_options, settings_from
-from digipix_async.cli._carts import RowError, decode_line, lines
 from digipix_async.cli._context import Interrupt, Settings, connect, run
 from digipix_async.cli._orders import orders
 from digipix_async.cli._output import (
@@ -32,6 +31,7 @@ from digipix_async.cli._output import (
     print_json,
     to_json,
 )
+from digipix_async.cli._rows import RowError, decode_line, lines
 
 __all__ = ["create_bulk", "reconcile"]
 

@@ -184,6 +184,12 @@ class ResultFile:
             written = self._file.write(view)
             view = view[written or 0 :]
 
+    def __enter__(self) -> ResultFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Sync the file to disk and close it (the lock goes with it)."""
         if self._file.closed:

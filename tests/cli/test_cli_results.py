@@ -1,0 +1,103 @@
+"""The quote-bulk output file: whole entries, resumable, refused when it is not ours."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+from digipix_async.cli._results import CSV_HEADER, OutputFileError, ResultFile
+
+OPTION = {"id": "s1", "shipment_method_id": 1, "name": "Cheapest", "cost": "2.98",
+          "estimated_delivery_days": 7}  # fmt: skip
+ERROR = {"type": "BadRequestError", "message": "400 (POST /v1/quote): bad\nthing", "status": 400}
+
+
+def answered_in(path: pathlib.Path, fmt: str) -> dict[str, bool]:
+    with ResultFile(str(path), fmt) as results:
+        return results.answered
+
+
+def test_jsonl_entries_are_whole_lines_and_read_back_on_resume(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "out.jsonl"
+    results = ResultFile(str(path), "jsonl")
+    results.write_ok("c1", [OPTION])
+    results.write_failed("c2", ERROR)
+    results.close()
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"cart_id": "c1", "ok": True, "options": [OPTION]},
+        {"cart_id": "c2", "ok": False, "error": ERROR},
+    ]
+    assert answered_in(path, "jsonl") == {"c1": True, "c2": False}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_partial_last_line_from_a_killed_run_is_cut_off(tmp_path: pathlib.Path, fmt: str) -> None:
+    path = tmp_path / f"out.{fmt}"
+    results = ResultFile(str(path), fmt)
+    results.write_ok("c1", [OPTION])
+    results.close()
+    whole = path.read_bytes()
+    with path.open("ab") as raw:
+        raw.write(b'{"cart_id": "c2", "ok": tr' if fmt == "jsonl" else b"c2,true,s9,1,Chea")
+
+    resumed = ResultFile(str(path), fmt)
+    assert resumed.answered == {"c1": True}
+    resumed.write_ok("c2", [])
+    resumed.close()
+
+    assert path.read_bytes().startswith(whole)
+    assert answered_in(path, fmt) == {"c1": True, "c2": True}
+
+
+def test_csv_has_one_row_per_option_and_one_per_failed_cart(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "out.csv"
+    results = ResultFile(str(path), "csv")
+    results.write_ok("c1", [OPTION, {**OPTION, "id": "s2", "shipment_method_id": 2}])
+    results.write_ok("c3", [])
+    results.write_failed("c2", ERROR)
+    results.close()
+
+    assert path.read_text(encoding="utf-8").splitlines() == [
+        ",".join(CSV_HEADER),
+        "c1,true,s1,1,Cheapest,2.98,7,,",
+        "c1,true,s2,2,Cheapest,2.98,7,,",
+        "c3,true,,,,,,,",
+        # The newline of the message is flattened: one record is one physical line.
+        "c2,false,,,,,,BadRequestError,400 (POST /v1/quote): bad thing",
+    ]
+    assert answered_in(path, "csv") == {"c1": True, "c3": True, "c2": False}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content", "message"),
+    [
+        ("jsonl", b'{"cart_id": "c1", "ok": true}\nhello\n', "line 2 is not JSON"),
+        ("jsonl", b'{"id": "c1"}\n', "line 1 has no cart_id and ok"),
+        ("csv", b"a,b,c\n", "line 1: not a quote-bulk CSV header"),
+        ("csv", (",".join(CSV_HEADER) + "\nc1,maybe,,,,,,,\n").encode(), "line 2 is not a"),
+    ],
+)
+def test_a_file_that_is_not_a_result_file_is_refused_untouched(
+    tmp_path: pathlib.Path, fmt: str, content: bytes, message: str
+) -> None:
+    path = tmp_path / f"out.{fmt}"
+    path.write_bytes(content)
+
+    with pytest.raises(OutputFileError, match=message):
+        ResultFile(str(path), fmt)
+    assert path.read_bytes() == content
+
+
+def test_a_second_writer_of_the_same_file_is_refused(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "out.jsonl"
+    first = ResultFile(str(path), "jsonl")
+    try:
+        with pytest.raises(OutputFileError, match="being written by another digipix process"):
+            ResultFile(str(path), "jsonl")
+    finally:
+        first.close()
+    ResultFile(str(path), "jsonl").close()  # free again once the first is closed
