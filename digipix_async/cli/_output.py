@@ -49,6 +49,8 @@ def _plain(instance: Any, field: Any, value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, Mapping) and not isinstance(value, dict):
+        return dict(value)  # read-only mappings (extra, custom_data) are JSON objects too
     return value
 
 
@@ -65,7 +67,7 @@ def _drop_empty_extra(value: Any) -> Any:
             for key, item in value.items()
             if not (key == "extra" and not item)
         }
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_drop_empty_extra(item) for item in value]
     return value
 

@@ -46,20 +46,20 @@ def check_zip_code(value: Any, column: str) -> str:
 
 
 def whole_number(value: Any, column: str, *, required: bool) -> int | None:
+    """Return a whole number from 1 to `MAX_NUMBER` given as an int or its digits."""
+    number = value
     if isinstance(value, str):
         text = value.strip()
         if not text:
             if required:
                 raise RowError(column, "a value is required")
             return None
-        if not (text.isascii() and text.isdigit()) or len(text) > 7:
-            raise RowError(column, f"{value!r} is not a whole number from 1 to {MAX_NUMBER}")
-        value = int(text)
+        number = int(text) if text.isascii() and text.isdigit() and len(text) <= 7 else None
     elif value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NUMBER:
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_NUMBER:
         raise RowError(column, f"{value!r} is not a whole number from 1 to {MAX_NUMBER}")
-    return value
+    return number
 
 
 def undecodable(value: str) -> bool:

@@ -59,7 +59,7 @@ def test_a_header_without_pages_and_with_a_bom_and_extra_columns_is_read(
     ("row", "column", "message"),
     [
         (b"c1,01311100,mug,two,", "quantity", "'two' is not a whole number from 1 to 1000000"),
-        (b"c1,01311100,mug,0,", "quantity", "0 is not a whole number from 1 to 1000000"),
+        (b"c1,01311100,mug,0,", "quantity", "'0' is not a whole number from 1 to 1000000"),
         (b"c1,0131,mug,1,", "zip_code", "'0131' is not a zip code (8 digits expected)"),
         (b"c1,01311100,mug,1,-3", "pages", "'-3' is not a whole number from 1 to 1000000"),
         (b"c1,01311100,,1,", "product_id", "a product id is required"),
