@@ -492,14 +492,15 @@ async def test_a_verified_notification_hands_the_callback_the_real_order(
     assert str(event.order.total) == "43.49"
 
 
-async def test_a_status_mismatch_is_acknowledged_but_never_reaches_the_callback(
+async def test_a_status_not_reached_is_acknowledged_but_never_reaches_the_callback(
     api: aioresponses, client: DigipixClient
 ) -> None:
     url = f"{BASE}/v1/orders/tFN9mEXgro9feZ7Fjf61"
     api.get(url, payload=order_json("tFN9mEXgro9feZ7Fjf61", "IN_MANUFACTURING"))
     api.get(url, payload=order_json("tFN9mEXgro9feZ7Fjf61", "SHIPPED"))
     recorder = Recorder()
-    receiver = NotificationReceiver(recorder, verify_with=client)
+    # refusal_ttl=0: every post is verified again (the memory of refusals has its own tests).
+    receiver = NotificationReceiver(recorder, verify_with=client, refusal_ttl=0)
 
     forged = await receiver.handle(SAMPLE_SHIPPED, {})
     genuine = await receiver.handle(SAMPLE_SHIPPED, {})  # later, when it is really shipped
@@ -510,6 +511,77 @@ async def test_a_status_mismatch_is_acknowledged_but_never_reaches_the_callback(
     # Ignoring does not mark (id, status) handled: the genuine one still gets through.
     assert genuine.reason == "ok"
     assert len(recorder.events) == 1
+
+
+@pytest.mark.parametrize(
+    ("order_status", "late"),
+    [("IN_MANUFACTURING", False), ("SHIPPED", True), ("DELIVERED", True)],
+)
+async def test_a_step_the_order_has_passed_is_delivered_with_the_order_as_it_is_now(
+    api: aioresponses, client: DigipixClient, order_status: str, late: bool
+) -> None:
+    api.get(f"{BASE}/v1/orders/abc123", payload=order_json("abc123", order_status))
+    recorder = Recorder()
+    receiver = NotificationReceiver(recorder, verify_with=client)
+
+    outcome = await receiver.handle(SAMPLE_PLAIN, {})  # IN_MANUFACTURING
+
+    assert (outcome.status, outcome.reason) == (200, "ok")
+    [event] = recorder.events
+    # The step notified, as the sender posted it, and the order as the API has it now.
+    assert event.status is OrderStatus.IN_MANUFACTURING
+    assert event.notification == parse_notification(SAMPLE_PLAIN)
+    assert event.order is not None
+    assert event.order.status == order_status
+    assert event.late is late
+    assert (await receiver.handle(SAMPLE_PLAIN, {})).reason == "duplicate: already handled"
+
+
+async def test_a_late_shipped_step_keeps_its_own_tracking_codes(
+    api: aioresponses, client: DigipixClient
+) -> None:
+    api.get(
+        f"{BASE}/v1/orders/tFN9mEXgro9feZ7Fjf61",
+        payload=order_json("tFN9mEXgro9feZ7Fjf61", "DELIVERED"),
+    )
+    recorder = Recorder()
+    receiver = NotificationReceiver(recorder, verify_with=client)
+
+    outcome = await receiver.handle(SAMPLE_SHIPPED, {})
+
+    assert outcome.reason == "ok"
+    [event] = recorder.events
+    assert (event.status, event.late) == (OrderStatus.SHIPPED, True)
+    assert event.order is not None
+    assert event.order.status is OrderStatus.DELIVERED
+    assert [t.code for t in event.notification.tracking_items] == ["BR123456789BR"]
+
+
+@pytest.mark.parametrize(
+    ("order_status", "notified"),
+    [
+        ("APPROVED", "IN_MANUFACTURING"),
+        ("IN_MANUFACTURING", "DELIVERED"),
+        ("SHIPPED", "DELIVERED"),
+        ("QUOTE", "APPROVED"),
+        ("DELIVERED", "CANCELED"),  # CANCELED is no step on the way to DELIVERED
+        ("CANCELED", "APPROVED"),  # canceled from QUOTE or APPROVED: which one is unknown
+        ("CANCELED", "SHIPPED"),
+        ("SHIPPED", "NEW"),  # where NEW sits in the life cycle is not documented
+        ("DELIVERED", "RETURNED"),  # a status this SDK does not know
+    ],
+)
+async def test_only_a_status_the_order_has_not_reached_is_refused(
+    api: aioresponses, client: DigipixClient, order_status: str, notified: str
+) -> None:
+    api.get(f"{BASE}/v1/orders/abc123", payload=order_json("abc123", order_status))
+    recorder = Recorder()
+    receiver = NotificationReceiver(recorder, verify_with=client)
+
+    outcome = await receiver.handle(body("abc123", notified), {})
+
+    assert (outcome.status, outcome.reason) == (200, "ignored: status mismatch")
+    assert recorder.calls == 0
 
 
 async def test_an_unknown_order_is_ignored(api: aioresponses, client: DigipixClient) -> None:

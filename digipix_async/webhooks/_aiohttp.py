@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Final, Unpack
 
 from aiohttp import web
 
-from digipix_async.webhooks._receiver import (
-    DEFAULT_MAX_BODY_SIZE,
-    NotificationCallback,
-    NotificationReceiver,
-)
+from digipix_async._log import log
+from digipix_async.webhooks._events import NotificationCallback, Outcome
+from digipix_async.webhooks._receiver import NotificationReceiver, ReceiverOptions
 
-if TYPE_CHECKING:
-    from digipix_async._client import DigipixClient
-
-__all__ = ["aiohttp_handler"]
+__all__ = ["DEFAULT_BODY_TIMEOUT", "aiohttp_handler"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Seconds allowed to receive a whole body: a notification is a few hundred
+#: bytes, so only a sender trickling it (or a slowloris) comes near this.
+DEFAULT_BODY_TIMEOUT: Final = 10.0
+
+_TOO_SLOW = Outcome(408, "body too slow")
 
 
 async def _read_at_most(request: web.Request, limit: int) -> bytes:
@@ -35,48 +38,70 @@ async def _read_at_most(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _answer_and_hang_up(request: web.Request, response: web.Response) -> None:
+    """Send ``response`` now and close the connection instead of reading the rest of the body.
+
+    The rest may never come: aiohttp would otherwise keep reading it for its
+    lingering time (10 s) after the handler returned.
+    """
+    response.force_close()  # says "Connection: close"
+    await response.prepare(request)
+    await response.write_eof()
+    # The transport flushes the answer before it closes.
+    request.protocol.force_close()
+
+
 def aiohttp_handler(
     callback: NotificationCallback | NotificationReceiver,
     *,
-    secret: str | None = None,
-    secret_param: str = "token",  # noqa: S107 - a parameter name, not a secret
-    verify_with: DigipixClient | None = None,
-    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-    dedupe_size: int = 10_000,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    **options: Unpack[ReceiverOptions],
 ) -> Handler:
     """Return an aiohttp.web handler for Digipix status notifications.
 
     ``app.router.add_post("/digipix", aiohttp_handler(on_status, secret=...))``.
     The options are `NotificationReceiver`'s; or pass a receiver you built
     (and no options) to share it. The body is read only after the secret
-    checked out, and never beyond ``max_body_size`` (+1 byte to tell it is over).
+    checked out, never beyond ``max_body_size`` (+1 byte to tell it is over),
+    and for at most ``body_timeout`` seconds: a slower body is answered 408
+    and its connection closed, so a trickling sender holds no socket for long.
     """
+    if (
+        isinstance(body_timeout, bool)
+        or not isinstance(body_timeout, int | float)
+        or not math.isfinite(body_timeout)
+        or body_timeout <= 0
+    ):
+        raise ValueError(
+            f"body_timeout must be a finite number of seconds > 0, got {body_timeout!r}"
+        )
     if isinstance(callback, NotificationReceiver):
-        if (secret, secret_param, verify_with, max_body_size, dedupe_size) != (
-            None,
-            "token",
-            None,
-            DEFAULT_MAX_BODY_SIZE,
-            10_000,
-        ):
+        if options:
             raise TypeError("give options either to the NotificationReceiver or here, not both")
         receiver = callback
     else:
-        receiver = NotificationReceiver(
-            callback,
-            secret=secret,
-            secret_param=secret_param,
-            verify_with=verify_with,
-            max_body_size=max_body_size,
-            dedupe_size=dedupe_size,
-        )
+        receiver = NotificationReceiver(callback, **options)
 
     async def handle_notification(request: web.Request) -> web.StreamResponse:
         # Secret and declared size first: a refused request's body is never read.
         outcome = receiver.authorize(request.query) or receiver.check_size(request.content_length)
         if outcome is None:
-            body = await _read_at_most(request, receiver.max_body_size + 1)
-            outcome = await receiver.handle(body, request.query)
-        return web.Response(status=outcome.status, text=outcome.reason)
+            try:
+                async with asyncio.timeout(body_timeout):
+                    body = await _read_at_most(request, receiver.max_body_size + 1)
+            except TimeoutError:
+                log.warning(
+                    "refused a status notification: its body took over %s s to arrive",
+                    body_timeout,
+                )
+                outcome = _TOO_SLOW
+            else:
+                outcome = await receiver.handle(body, request.query)
+        response = web.Response(status=outcome.status, text=outcome.reason)
+        if outcome.retry_after is not None:
+            response.headers["Retry-After"] = str(outcome.retry_after)
+        if outcome is _TOO_SLOW:
+            await _answer_and_hang_up(request, response)
+        return response
 
     return handle_notification

@@ -5,8 +5,9 @@ Nothing here needs a socket: the receiver and every framework adapter share it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 from urllib.parse import SplitResult, quote, unquote_plus, urlsplit, urlunsplit
 
 from digipix_async._converter import StructureError, structure
@@ -14,10 +15,25 @@ from digipix_async._errors import DigipixError, ValidationError
 from digipix_async._json import loads
 from digipix_async.models import StatusNotification
 
-__all__ = ["InvalidNotificationError", "notification_url", "parse_notification"]
+__all__ = [
+    "MAX_ID_LENGTH",
+    "MAX_STATUS_LENGTH",
+    "InvalidNotificationError",
+    "notification_url",
+    "parse_notification",
+]
 
 # An error message quotes at most this much of a bad value: the body is attacker-controlled.
 _MAX_PROBLEM = 200
+#: Longest order id accepted. Digipix ids are 20 characters; anything near this
+#: limit is not an order id, and refusing it keeps dedupe memory and logs small.
+MAX_ID_LENGTH: Final = 256
+#: Longest status accepted (the longest known one, IN_MANUFACTURING, has 16).
+MAX_STATUS_LENGTH: Final = 64
+_MAX_LENGTH: Final = {"id": MAX_ID_LENGTH, "status": MAX_STATUS_LENGTH}
+# C0/C1 controls and DEL would forge log lines or headers; a lone surrogate
+# (JSON "\ud800") cannot be encoded to send the id back to the API.
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class InvalidNotificationError(DigipixError, ValueError):
@@ -57,6 +73,15 @@ def _required_text(data: Mapping[str, Any], key: str) -> None:
         raise InvalidNotificationError(f"{key}: expected a string, got {_type_name(value)}")
     if not value.strip():
         raise InvalidNotificationError(f"{key}: empty")
+    if len(value) > _MAX_LENGTH[key]:
+        raise InvalidNotificationError(
+            f"{key}: {len(value)} characters is over the limit of {_MAX_LENGTH[key]}"
+        )
+    if (bad := _FORBIDDEN.search(value)) is not None:
+        raise InvalidNotificationError(
+            f"{key}: control or unpaired surrogate character U+{ord(bad.group()):04X} "
+            f"at position {bad.start()}"
+        )
 
 
 def _check_shape(raw: Any) -> dict[str, Any]:
