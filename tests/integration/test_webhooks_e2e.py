@@ -1,10 +1,9 @@
 """Status notifications end to end: the real sandbox POSTs to `aiohttp_handler` over loopback.
 
 The receiver runs with a secret and ``verify_with=client``, as a production app
-should. The order is advanced one step at a time, waiting for each delivery:
-with verification, a notification only reaches the callback while the order
-is still in the notified status, and in real life steps are days apart. (What
-happens when the sandbox jumps straight to DELIVERED has its own test.)
+should. The order is advanced one step at a time, waiting for each delivery, as
+in real life where steps are days apart; and straight to DELIVERED, where every
+step arrives after the order moved past it and is still handed over once.
 """
 
 from __future__ import annotations
@@ -23,7 +22,12 @@ from samples import ITEMS, RECIPIENT
 
 from digipix_async import DigipixClient, Order, OrderStatus, ShipmentMethod
 from digipix_async.sandbox import SandboxServer
-from digipix_async.webhooks import NotificationEvent, aiohttp_handler, notification_url
+from digipix_async.webhooks import (
+    NotificationEvent,
+    aiohttp_handler,
+    notification_url,
+    parse_notification,
+)
 
 SECRET = "e2e-wh-s3cr3t-41f0"
 
@@ -134,23 +138,46 @@ async def test_a_replayed_notification_is_acknowledged_but_not_run_again(world: 
     assert world.shop.calls == 1
 
 
-async def test_jumping_straight_to_delivered_only_hands_over_the_current_status(
+async def test_jumping_straight_to_delivered_still_hands_over_every_step_once(
     world: World,
 ) -> None:
     world.shop.fail_first = False
     order = await world.new_order()
+    gets_before = world.sandbox.request_count("GET", "/v1/orders/{orderId}")
 
     await world.sandbox.advance(order.id, to=OrderStatus.DELIVERED)
     records = await world.sandbox.wait_notifications(timeout=5)
 
-    # IN_MANUFACTURING and SHIPPED arrive when the order is already DELIVERED: they
-    # are stale, answered 200 (so the sender stops) and kept from the callback.
+    # IN_MANUFACTURING and SHIPPED arrive when the order is already DELIVERED:
+    # steps it has passed, each handed over once with the order as it is now.
     assert [(r.payload["status"], r.delivered) for r in records] == [
         ("IN_MANUFACTURING", True),
         ("SHIPPED", True),
         ("DELIVERED", True),
     ]
-    assert [e.status for e in world.shop.events] == ["DELIVERED"]
+    events = world.shop.events
+    assert [e.status for e in events] == ["IN_MANUFACTURING", "SHIPPED", "DELIVERED"]
+    assert [e.late for e in events] == [True, True, False]
+    assert all(e.order is not None and e.order.status == "DELIVERED" for e in events)
+    assert all(e.order is not None and e.order.id == order.id for e in events)
+    # Each step keeps what its own notification said: SHIPPED its tracking codes.
+    manufacturing, shipped, delivered = events
+    assert manufacturing.notification.tracking_items == ()
+    [tracking] = shipped.notification.tracking_items
+    assert (tracking.carrier, bool(tracking.code), bool(tracking.url)) == ("Correios", True, True)
+    assert shipped.notification == parse_notification(records[1].payload)
+    assert delivered.notification.tracking_items == shipped.notification.tracking_items
+    # One verification GET per step, at most.
+    gets = world.sandbox.request_count("GET", "/v1/orders/{orderId}") - gets_before
+    assert 1 <= gets <= 3
+
+    # Re-sent, each one is a duplicate: nothing runs twice.
+    replays = [
+        await world.post(notification_url(world.url, SECRET), json.dumps(r.payload))
+        for r in records
+    ]
+    assert replays == [(200, "duplicate: already handled")] * 3
+    assert world.shop.calls == 3
 
 
 async def test_hostile_requests_are_refused_or_ignored(world: World) -> None:
@@ -174,7 +201,7 @@ async def test_hostile_requests_are_refused_or_ignored(world: World) -> None:
             notification_url(world.url, "guess"), forged(order.id, "DELIVERED")
         ),
         "forged status": await world.post(good, forged(order.id, "DELIVERED")),
-        "forged stale status": await world.post(good, forged(order.id, "APPROVED")),
+        "forged past status": await world.post(good, forged(order.id, "APPROVED")),
         "unknown order": await world.post(good, forged("no-such-order", "SHIPPED")),
         "path trick": await world.post(good, forged("../products", "SHIPPED")),
     }
@@ -188,19 +215,39 @@ async def test_hostile_requests_are_refused_or_ignored(world: World) -> None:
         "no secret": 401,
         "wrong secret": 403,
         "forged status": 200,
-        "forged stale status": 200,
+        "forged past status": 200,
         "unknown order": 200,
         "path trick": 200,
     }
     assert answers["forged status"][1] == "ignored: status mismatch"
-    assert answers["forged stale status"][1] == "ignored: status mismatch"
+    # APPROVED is a step the order really passed: handed over (see below).
+    assert answers["forged past status"][1] == "ok"
     assert answers["unknown order"][1] == "ignored: unknown order"
     assert answers["path trick"][1] == "ignored: unknown order"
-    # Only the sandbox's genuine notification reached the shop, with the real customData.
-    [event] = world.shop.events
-    assert (event.status, event.notification.custom_data) == ("IN_MANUFACTURING", {"cart": "c-991"})
+    # The genuine notification reached the shop, and the past step: late, and
+    # with the authoritative order beside what the sender claimed in customData.
+    genuine, past = world.shop.events
+    assert (genuine.status, genuine.late) == ("IN_MANUFACTURING", False)
+    assert genuine.notification.custom_data == {"cart": "c-991"}
+    assert (past.status, past.late) == ("APPROVED", True)
+    assert past.notification.custom_data == {"cart": "evil"}
+    assert past.order is not None
+    assert (past.order.status, past.order.custom_data) == ("IN_MANUFACTURING", {"cart": "c-991"})
+
+    # A flood of the same forgeries costs no more GETs: the refusals are remembered.
+    gets = world.sandbox.request_count("GET", "/v1/orders/{orderId}")
+    for _ in range(50):
+        assert await world.post(good, forged(order.id, "DELIVERED")) == (
+            200,
+            "ignored: status mismatch",
+        )
+        assert await world.post(good, forged("no-such-order", "SHIPPED")) == (
+            200,
+            "ignored: unknown order",
+        )
+    assert world.sandbox.request_count("GET", "/v1/orders/{orderId}") == gets
 
     # After all that, the receiver still serves the genuine next step.
     await world.sandbox.advance(order.id)
     await world.sandbox.wait_notifications(timeout=5)
-    assert [e.status for e in world.shop.events] == ["IN_MANUFACTURING", "SHIPPED"]
+    assert [e.status for e in world.shop.events] == ["IN_MANUFACTURING", "APPROVED", "SHIPPED"]
