@@ -230,7 +230,7 @@ class NotificationReceiver:
                 state = await self.store.claim_notification(key, pending_ttl=self.pending_ttl)
         except Exception:
             log.exception(
-                "could not claim the status notification of order %r, %r", order_id, status
+                "could not claim order %r, %r in the notification store", order_id, status
             )
             state = None
         if state == "done":
