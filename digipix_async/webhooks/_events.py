@@ -20,6 +20,11 @@ class NotificationEvent:
     is the order as ``client.orders.get`` returned it while verifying
     (``verify_with=client``): its status is the notified one or a later one
     (see `late`); None without verification, when ``notification`` is all there is.
+
+    Verification vouches for the step (the order did reach ``status``) and
+    for ``order``; the rest of ``notification`` (``custom_data``,
+    ``tracking_items``) is what the sender wrote: prefer ``order``'s fields
+    where both have one.
     """
 
     notification: StatusNotification

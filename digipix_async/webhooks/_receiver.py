@@ -85,7 +85,10 @@ class NotificationReceiver:
       and the callback gets it when it has reached the notified status (now or
       earlier: a late step is still delivered, see `NotificationEvent.late`).
       Concurrent notifications for one order share one GET, and a refusal
-      (unknown order, status not reached) is remembered ``refusal_ttl`` seconds.
+      (unknown order, status not reached) is remembered ``refusal_ttl`` seconds
+      (30): repeated forgeries cost one GET per order and status per period.
+      The price: a forgery by someone holding the secret hides the genuine
+      step if that arrives within the period; ``refusal_ttl=0`` verifies each post.
     - ``max_body_size``: longer bodies answer 413.
     - ``store``: where handled ``(order id, status)`` pairs are remembered for
       ``dedupe_ttl`` seconds, so a re-sent notification does not run the
