@@ -1,10 +1,9 @@
 """`RedisStore`: one token, pause, rate budget and dedup table for a fleet of processes.
 
-Every Redis call is bounded by ``timeout``. When Redis fails or is slow, the
-call is answered from this process's own `MemoryStore`, with one WARNING per
-outage; while Redis is out, at most one call every ``probe_interval`` seconds
-tries it again, and the first that succeeds logs one INFO and brings every
-call back to Redis. A failing Redis never raises into the caller.
+Every Redis call is bounded by ``timeout``; when Redis fails or is slow, the
+call is answered from this process's own `MemoryStore` (see `_link` for the
+outage, probe and event-loop rules). A failing Redis never raises into the
+caller.
 
 Writes of the token, the pause and "done" marks also go to the memory store,
 and tokens and pauses read from Redis are copied there, so an outage starts
@@ -17,14 +16,10 @@ stored; keys hold a hash of the client's identity (`namespace_for`).
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING
 
-from digipix_async._log import log
-from digipix_async.stores import _scripts
 from digipix_async.stores._checks import (
     check_duration,
     check_key,
@@ -39,32 +34,14 @@ from digipix_async.stores._keys import (
     rate_key,
     token_key,
 )
+from digipix_async.stores._link import RedisLink
 from digipix_async.stores._memory import MemoryStore
 from digipix_async.stores._protocol import ClaimResult
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-    from redis.commands.core import AsyncScript
 
 __all__ = ["RedisStore"]
-
-_T = TypeVar("_T")
-
-_INSTALL_HINT: Final = (
-    "RedisStore needs the redis package: install the extra with "
-    "`pip install 'digipix_async[redis]'`"
-)
-
-
-def _import_redis() -> Any:
-    """Import ``redis.asyncio`` on first use: the extra is optional."""
-    try:
-        import redis.asyncio
-        import redis.asyncio.retry
-        import redis.backoff
-    except ImportError as exc:
-        raise ImportError(_INSTALL_HINT) from exc
-    return redis
 
 
 def _text(value: object) -> str | None:
@@ -74,9 +51,21 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+#: The longest expiry sent to Redis (30 days): far beyond any token or pause,
+#: and far below the largest PX Redis accepts, so absurd input cannot make a
+#: command fail (and look like an outage).
+_MAX_MS = 30 * 24 * 3600 * 1000
+
+
 def _ms(seconds: float) -> int:
-    """Return a positive duration in whole milliseconds, rounded up (never 0: PX 0 is refused)."""
-    return max(1, math.ceil(seconds * 1000))
+    """Return a duration in whole milliseconds, rounded up, from 1 (PX 0 is refused) to 30 days."""
+    return min(_MAX_MS, max(1, math.ceil(seconds * 1000)))
+
+
+def _check_connections(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_connections must be a positive integer, not {value!r}")
+    return value
 
 
 async def _nothing() -> None:
@@ -102,104 +91,22 @@ class RedisStore:
         max_connections: int = 50,
         memory: MemoryStore | None = None,
     ) -> None:
-        redis = _import_redis()
-        self._timeout = check_duration("timeout", timeout)
-        self._probe_interval = check_duration("probe_interval", probe_interval)
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-            raise ValueError(f"max_connections must be a positive integer, not {max_connections!r}")
-        if max_connections < 1:
-            raise ValueError(f"max_connections must be a positive integer, not {max_connections!r}")
-        if isinstance(url_or_client, str):
-            # No retries inside redis-py: the fallback to memory is our retry,
-            # and a retry would only stretch the time a call waits.
-            self._client: Redis = redis.asyncio.Redis.from_url(
-                url_or_client,
-                socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout,
-                retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
-                max_connections=max_connections,
-            )
-            self._owns_client = True
-        elif isinstance(url_or_client, redis.asyncio.Redis):
-            self._client = url_or_client
-            self._owns_client = False
-        else:
-            raise TypeError(
-                "url_or_client must be a Redis URL or a redis.asyncio.Redis, "
-                f"not {type(url_or_client).__name__}"
-            )
-        self._failures: tuple[type[BaseException], ...] = (
-            redis.exceptions.RedisError,
-            OSError,
-            TimeoutError,
+        self._link = RedisLink(
+            url_or_client,
+            timeout=check_duration("timeout", timeout),
+            probe_interval=check_duration("probe_interval", probe_interval),
+            max_connections=_check_connections(max_connections),
         )
         self._memory = memory if memory is not None else MemoryStore()
-        self._slots = asyncio.Semaphore(max_connections)
-        self._scripts: dict[str, AsyncScript] = {
-            name: self._client.register_script(getattr(_scripts, name)) for name in _scripts.__all__
-        }
-        self._degraded = False
-        self._next_probe = 0.0
-        self._closed = False
+        # The link and the memory store do the work; these keep the calls short.
+        self._run = self._link.run
+        self._script = self._link.script
 
     def __repr__(self) -> str:
         # Never the URL: it may hold a password.
-        owner = "owned" if self._owns_client else "borrowed"
-        where = "memory (Redis unreachable)" if self._degraded else "redis"
+        owner = "owned" if self._link.owns_client else "borrowed"
+        where = "memory (Redis unreachable)" if self._link.degraded else "redis"
         return f"<RedisStore {owner} client, state in {where}>"
-
-    # -- the fallback ---------------------------------------------------------
-
-    def _memory_now(self) -> bool:
-        """Say whether a call goes straight to memory; let one through per probe interval."""
-        if not self._degraded:
-            return False
-        now = time.monotonic()
-        if now < self._next_probe:
-            return True
-        self._next_probe = now + self._probe_interval
-        return False
-
-    async def _run(
-        self, on_redis: Callable[[], Awaitable[_T]], on_memory: Callable[[], Awaitable[_T]]
-    ) -> _T:
-        """Answer from Redis within the timeout, else from memory (never raising for Redis)."""
-        if self._closed:
-            raise RuntimeError("this RedisStore is closed")
-        if self._memory_now():
-            return await on_memory()
-        probing = self._degraded
-        async with self._slots:
-            # Redis may have failed while this call queued for a slot.
-            if self._degraded and not probing:
-                return await on_memory()
-            try:
-                async with asyncio.timeout(self._timeout):
-                    result = await on_redis()
-            except self._failures as exc:
-                self._went_down(exc)
-                return await on_memory()
-        if self._degraded:
-            self._degraded = False
-            log.info("Redis store answers again: shared state is back in Redis")
-        return result
-
-    def _went_down(self, exc: BaseException) -> None:
-        self._next_probe = time.monotonic() + self._probe_interval
-        if self._degraded:
-            return
-        self._degraded = True
-        reason = str(exc)[:200] or "no answer within the timeout"
-        log.warning(
-            "Redis store unavailable (%s: %s): using this process's memory, "
-            "trying Redis again every %g s",
-            type(exc).__name__,
-            reason,
-            self._probe_interval,
-        )
-
-    async def _script(self, name: str, keys: list[str], args: list[str | int | float]) -> Any:
-        return await self._scripts[name](keys=keys, args=args)
 
     # -- token ----------------------------------------------------------------
 
@@ -228,7 +135,7 @@ class RedisStore:
             return
 
         async def on_redis() -> None:
-            await self._client.set(token_key(namespace), token, px=_ms(lifetime))
+            await self._link.client.set(token_key(namespace), token, px=_ms(lifetime))
 
         await self._run(on_redis, _nothing)
 
@@ -245,7 +152,9 @@ class RedisStore:
         ttl = check_duration("ttl", ttl)
 
         async def on_redis() -> bool:
-            return bool(await self._client.set(lock_key(namespace), owner, nx=True, px=_ms(ttl)))
+            return bool(
+                await self._link.client.set(lock_key(namespace), owner, nx=True, px=_ms(ttl))
+            )
 
         return await self._run(
             on_redis, lambda: self._memory.acquire_refresh_lock(namespace, owner, ttl)
@@ -277,7 +186,7 @@ class RedisStore:
         namespace = check_key("namespace", namespace)
 
         async def on_redis() -> float:
-            pttl = await self._client.pttl(pause_key(namespace))
+            pttl = await self._link.client.pttl(pause_key(namespace))
             if not isinstance(pttl, int) or pttl <= 0:
                 return 0.0
             until = time.time() + pttl / 1000
@@ -327,7 +236,7 @@ class RedisStore:
         await self._memory.finish_notification(key, ttl=ttl)
 
         async def on_redis() -> None:
-            await self._client.set(notification_key(key), "done", px=_ms(ttl))
+            await self._link.client.set(notification_key(key), "done", px=_ms(ttl))
 
         await self._run(on_redis, _nothing)
 
@@ -340,9 +249,5 @@ class RedisStore:
 
     async def aclose(self) -> None:
         """Close the client if this store created it; a borrowed client stays open."""
-        if self._closed:
-            return
-        self._closed = True
+        await self._link.aclose()
         await self._memory.aclose()
-        if self._owns_client:
-            await self._client.aclose()

@@ -64,7 +64,9 @@ else
 end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
            'at', string.format('%.17g', now))
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+-- Once full again it is the same as no bucket; a week at most (PEXPIRE has a range).
+local refill_ms = math.ceil((burst - tokens) / rate * 1000)
+redis.call('PEXPIRE', KEYS[1], math.min(refill_ms, 604800000) + 1000)
 return string.format('%.17g', wait)
 """
 

@@ -46,14 +46,25 @@ async def admin(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
     await client.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-borrowed-decoding"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    """Each store in turn: the tests of the protocol hold for both."""
+    """Each store in turn: the tests of the protocol hold for both.
+
+    The third is a RedisStore on the caller's own client, which decodes replies
+    to str where the store's own client hands back bytes.
+    """
     result: Store
+    borrowed = None
     if request.param == "memory":
         result = MemoryStore()
-    else:
+    elif request.param == "redis":
         # A generous timeout: a loaded CI machine must not look like a Redis outage here.
         result = RedisStore(request.getfixturevalue("redis_url"), timeout=5.0)
+    else:
+        url = request.getfixturevalue("redis_url")
+        borrowed = redis.asyncio.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+        result = RedisStore(borrowed, timeout=5.0)
     yield result
     await result.aclose()
+    if borrowed is not None:
+        await borrowed.aclose()

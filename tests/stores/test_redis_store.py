@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import json
 import logging
 import pathlib
 import subprocess
 import sys
+import threading
 import time
+import warnings
 
 import pytest
 import redis.asyncio
@@ -222,3 +225,53 @@ def test_the_package_imports_without_redis() -> None:
         check=True,
     )
     assert plain.stdout.strip() == "False"
+
+
+def test_an_owned_client_follows_its_user_from_loop_to_loop(redis_server: RedisServer) -> None:
+    # A bot that calls asyncio.run twice with one module-level store.
+    store = RedisStore(redis_server.url, timeout=5.0)
+
+    async def use(token: str) -> tuple[str, float] | None:
+        await store.set_token(NS, token, time.time() + 3600)
+        return await store.get_token(NS)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an "unclosed" connection would fail the test
+        assert (asyncio.run(use("tok-1")) or ("",))[0] == "tok-1"
+        assert (asyncio.run(use("tok-2")) or ("",))[0] == "tok-2"
+        asyncio.run(store.aclose())
+        gc.collect()
+
+
+async def test_a_store_serves_one_running_loop_at_a_time(redis_url: str) -> None:
+    store = RedisStore(redis_url, timeout=5.0)
+    try:
+        await store.take_rate_token(NS, 10, 10)  # bound to this test's running loop
+        errors: list[BaseException] = []
+
+        def in_another_thread() -> None:
+            try:
+                asyncio.run(store.take_rate_token(NS, 10, 10))
+            except RuntimeError as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=in_another_thread)
+        thread.start()
+        await asyncio.to_thread(thread.join, 30)
+        assert len(errors) == 1
+        assert "another event loop" in str(errors[0])
+    finally:
+        await store.aclose()
+
+
+def test_a_borrowed_client_is_not_moved_to_a_new_loop(redis_server: RedisServer) -> None:
+    async def first() -> tuple[redis.asyncio.Redis, RedisStore]:
+        client = redis.asyncio.Redis.from_url(redis_server.url)
+        store = RedisStore(client)
+        await store.get_token(NS)
+        await client.aclose()
+        return client, store
+
+    _, store = asyncio.run(first())
+    with pytest.raises(RuntimeError, match="borrowed Redis client"):
+        asyncio.run(store.get_token(NS))
