@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import attrs
 
 from digipix_async import _converter, _json
+from digipix_async._answers import error_from_response, not_expected, parse_grant
 from digipix_async._auth import TokenRefresher
 from digipix_async._config import (
     DEFAULT_SCOPES,
@@ -30,25 +31,24 @@ from digipix_async._config import (
 from digipix_async._deadline import DeadlineExceeded, Deadlines
 from digipix_async._errors import (
     APIConnectionError,
-    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
-    InternalServerError,
-    OrderOutcomeUnknownError,
     PermissionDeniedError,
 )
 from digipix_async._log import log
 from digipix_async._retry import Retries, pause
 from digipix_async._sansio import (
     TOKEN_PATH,
+    Phase,
     Request,
     Response,
     TokenGrant,
-    error_from_response,
-    is_success,
-    parse_grant,
+    Transport,
+    Verdict,
+    deadline_error,
+    verdict,
 )
-from digipix_async._transport import USER_AGENT, Transport
+from digipix_async._transport import USER_AGENT, AiohttpTransport
 from digipix_async.resources import Orders, Products, Quotes
 
 if TYPE_CHECKING:
@@ -70,35 +70,43 @@ class _Shared:
 
     transport: Transport
     auth: TokenRefresher
+    owns_transport: bool = True
+    #: The 429 answers seen so far: bulk runners halve their concurrency on a new one.
+    throttled: int = 0
     deadlines: Deadlines = attrs.Factory(Deadlines)
     state: _State = _State.OPEN
 
 
 class _Headers:
-    """The request headers for the current token, built once per token, not per call.
+    """The request headers for the current token: one mapping per token, not per call.
 
-    They are kept in the transport's prepared form (aiohttp copies them, and a
-    mapping of its own kind spares it a conversion on every request).
+    The same object serves every request made with one token, so a transport may
+    keep its own prepared form of it (the aiohttp transport does). Every request
+    carries ``Content-Type: application/json``: the reference marks it required
+    even on the GETs.
     """
 
-    def __init__(self, prepare: Callable[[Mapping[str, str]], Mapping[str, str]]) -> None:
-        self._prepare = prepare
+    def __init__(self) -> None:
         self._token: str | None = None
-        self._with_body, self._without_body = self._build(None)
+        self._headers = self._build(None)
 
-    def _build(self, token: str | None) -> tuple[Mapping[str, str], Mapping[str, str]]:
-        without_body = {"Accept": "application/json", "User-Agent": USER_AGENT}
+    @staticmethod
+    def _build(token: str | None) -> Mapping[str, str]:
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+        }
         if token is not None:
-            without_body["Authorization"] = f"Bearer {token}"
-        with_body = {**without_body, "Content-Type": "application/json"}
-        return self._prepare(with_body), self._prepare(without_body)
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
 
-    def get(self, token: str | None, *, with_body: bool) -> Mapping[str, str]:
+    def get(self, token: str | None) -> Mapping[str, str]:
         """Return the headers for a request with ``token`` (None: the token request)."""
         if token != self._token:
             self._token = token
-            self._with_body, self._without_body = self._build(token)
-        return self._with_body if with_body else self._without_body
+            self._headers = self._build(token)
+        return self._headers
 
     def __repr__(self) -> str:
         return "<_Headers>"  # never the Authorization value
@@ -126,6 +134,7 @@ class DigipixClient:
         session: aiohttp.ClientSession | None = None,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
         retry_policy: RetryPolicy | None = None,
+        transport: Transport | None = None,
     ) -> None:
         if not client_id or not isinstance(client_id, str):
             raise ValueError("client_id is required (or use DigipixClient.from_env())")
@@ -137,15 +146,19 @@ class DigipixClient:
         self._scopes = check_scopes(scopes)
         self._timeout = Timeout.coerce(timeout)
         self._retry = retry_policy or RetryPolicy(max_retries=max_retries)
+        if transport is not None and (session is not None or trace_configs):
+            raise ValueError("give transport or session/trace_configs, not both")
         self._shared = _Shared(
-            Transport(
+            transport
+            or AiohttpTransport(
                 session=session,
                 limits=Limits(max_connections=max_connections),
                 trace_configs=trace_configs,
             ),
             TokenRefresher(self._fetch_token),
+            owns_transport=transport is None,
         )
-        self._headers = _Headers(self._shared.transport.prepare_headers)
+        self._headers = _Headers()
         self._owner = True
         self._bind_resources()
 
@@ -223,7 +236,8 @@ class DigipixClient:
             return
         self._shared.state = _State.CLOSED
         await self._shared.auth.aclose()
-        await self._shared.transport.aclose()
+        if self._shared.owns_transport:
+            await self._shared.transport.aclose()
 
     def _check_open(self) -> None:
         if self._shared.state is _State.CLOSED:
@@ -231,14 +245,19 @@ class DigipixClient:
 
     # -- the pipeline -------------------------------------------------------------
     #
-    # Two coroutine frames stand between a resource and aiohttp (_send and
-    # Transport.send): every suspension of a call resumes each frame of the chain,
-    # so the depth is kept small on purpose. _call is a plain method that hands the
-    # resource _send's coroutine, and retries are decided by a plain object.
+    # Two coroutine frames stand between a resource and the transport (_send and
+    # the transport's send): every suspension of a call resumes each frame of the
+    # chain, so the depth is kept small on purpose. _call is a plain method that
+    # hands the resource _send's coroutine. Every decision that needs no await is
+    # a plain function of _sansio, _answers or _retry, tested on its own.
+
+    def _throttle_count(self) -> int:
+        """Return how many 429 answers this client (and its derived clients) has seen."""
+        return self._shared.throttled
 
     def _call(self, request: Request, result_type: type[T]) -> Coroutine[Any, Any, T]:
         """Check that ``request`` may go; return the coroutine that sends it and
-        structures its JSON answer as ``result_type``."""
+        reads its JSON answer as ``result_type``."""
         self._check_open()
         if request.scope is not None and request.scope not in self._scopes:
             raise PermissionDeniedError(
@@ -250,114 +269,92 @@ class DigipixClient:
                 path=request.path,
                 attempts=0,
             )
-        return self._send(request, result_type)
+        return self._send(request, _converter.response_reader(result_type))
 
-    async def _send(self, request: Request, result_type: Any, *, authorised: bool = True) -> Any:
-        """Send ``request`` until it succeeds or fails for good; structure the 200/201.
+    async def _send(self, request: Request, read: Callable[[Response], T]) -> T:
+        """Send ``request`` until it succeeds or fails for good; ``read`` its answer.
 
-        ``result_type`` None returns the `Response` itself (the token request).
-        With ``authorised``, each attempt carries the current token and a 401 is
-        answered once with a fresh token. A failure of the token request itself is
-        raised as it is: it was retried by its own call and is no failure of this
-        request (a create-order whose token could not be had was never sent).
+        A request that `needs_token` carries the current token on each attempt, and
+        a 401 is answered once with a fresh token. A failure of the token request
+        itself is raised as it is: it was retried by its own call and is no failure
+        of this request (a create-order whose token could not be had was never sent).
         One deadline bounds everything: token waits, attempts and retry waits.
         """
-        deadline = time.monotonic() + self._timeout.total
+        total = self._timeout.total
+        deadline = time.monotonic() + total
         body = None if request.json is None else _json.dumps(request.json)
-        auth = self._shared.auth
+        shared = self._shared
         retries: Retries | None = None
         refreshed = False
         number = 1
         token: str | None = None
-        waiting_for = "token"  # what the call awaits, should the deadline strike
+        phase = Phase.TOKEN
         debug = log.isEnabledFor(logging.DEBUG)  # once per call, not per attempt
         try:
-            with self._shared.deadlines.guard(deadline):
+            with shared.deadlines.guard(deadline):
                 while True:
-                    if authorised:
-                        waiting_for = "token"
-                        token = auth.usable() or await auth.token()
-                    remaining = deadline - time.monotonic()
+                    if request.needs_token:
+                        phase = Phase.TOKEN
+                        token = shared.auth.usable() or await shared.auth.token()
+                    phase = Phase.ANSWER
                     started = time.perf_counter() if debug else 0.0
+                    remaining = deadline - time.monotonic()
+                    error: APIConnectionError | APIStatusError
                     try:
                         if remaining <= 0:
                             raise APITimeoutError(
-                                f"{request.method} {request.path}: "
-                                f"the call's {self._timeout.total} s ran out",
+                                f"{request.method} {request.path}: the call's {total} s ran out",
                                 request_sent=False,
                                 attempts=number,
                             )
-                        waiting_for = "answer"
-                        try:
-                            response = await self._shared.transport.send(
-                                request.method,
-                                self._base_url + request.path,
-                                headers=self._headers.get(token, with_body=body is not None),
-                                body=body,
-                                # Within the time left, so a request stuck in the pool
-                                # queue is reported as never sent.
-                                connect=min(self._timeout.connect, remaining),
-                                # A read stall longer than the time left is the
-                                # deadline's; aiohttp would re-arm a timer per chunk.
-                                read=self._timeout.read if self._timeout.read < remaining else None,
-                            )
-                        except APIConnectionError as error:
-                            if debug:
-                                _log_attempt(request, type(error).__name__, number, started)
-                            raise
+                        response = await shared.transport.send(
+                            request.method,
+                            self._base_url + request.path,
+                            headers=self._headers.get(token),
+                            body=body,
+                            # Within the time left, so a request stuck in the pool
+                            # queue is reported as never sent.
+                            connect=min(self._timeout.connect, remaining),
+                            # A read stall longer than the time left is the
+                            # deadline's; aiohttp would re-arm a timer per chunk.
+                            read=self._timeout.read if self._timeout.read < remaining else None,
+                        )
+                    except APIConnectionError as exc:
+                        error = exc
+                        if debug:
+                            _log_attempt(request, type(exc).__name__, number, started)
+                    else:
                         if debug:
                             _log_attempt(request, response.status, number, started)
-                        if is_success(response.status):
+                        answer = verdict(response.status, token=token, refreshed=refreshed)
+                        if answer is Verdict.OK:
                             break
-                        if response.status == 401 and token is not None and not refreshed:
-                            # The token may have been revoked early: one fresh token, one more try.
+                        if answer is Verdict.REFRESH and token is not None:
                             refreshed = True
-                            auth.invalidate(token)
+                            shared.auth.invalidate(token)
                             continue
-                        secrets = (self._client_secret, token or "")
-                        raise error_from_response(
-                            request, response, attempts=number, secrets=secrets
+                        if response.status == 429:
+                            shared.throttled += 1
+                        error = error_from_response(
+                            request, response, attempts=number, secrets=self._secrets(token)
                         )
-                    except (APIConnectionError, APIStatusError) as error:
-                        retries = retries or Retries(self._retry, request, deadline)
-                        delay = retries.delay_after(error, number)
-                        if delay is None:
-                            unknown = _unknown_outcome(request, error)
-                            if unknown is not None:
-                                raise unknown from error
-                            raise
-                    waiting_for = "retry"
-                    await pause(delay)
+                    retries = retries or Retries(self._retry, request, deadline)
+                    step = retries.after(error, number)
+                    if not isinstance(step, float):
+                        raise step from (None if step is error else error)
+                    phase = Phase.RETRY_WAIT
+                    await pause(step)
                     number += 1
         except DeadlineExceeded:
-            timeout = self._deadline_error(request, waiting_for, number)
-            raise _unknown_outcome(request, timeout) or timeout from None
-        if result_type is None:
-            return response
+            raise deadline_error(request, phase, number, total) from None
         try:
-            return _converter.structure(_json.loads(response.body), result_type)
-        except ValueError as exc:  # bad JSON or StructureError
-            raise _not_expected(request, response, result_type, exc) from exc
+            return read(response)
+        except ValueError as exc:  # bad JSON or a StructureError
+            raise not_expected(request, response, exc, secrets=self._secrets(token)) from exc
 
-    def _deadline_error(self, request: Request, waiting_for: str, number: int) -> APITimeoutError:
-        """Describe a call whose deadline struck while it awaited ``waiting_for``."""
-        total = self._timeout.total
-        if waiting_for == "token":
-            return APITimeoutError(
-                f"no access token in time (the call's {total} s ran out)",
-                request_sent=False,
-                attempts=number - 1,
-            )
-        if waiting_for == "answer":
-            return APITimeoutError(
-                f"{request.method} {request.path}: no answer within the call's {total} s",
-                attempts=number,
-            )
-        return APITimeoutError(
-            f"{request.method} {request.path}: the call's {total} s ran out",
-            request_sent=False,
-            attempts=number,
-        )
+    def _secrets(self, token: str | None) -> tuple[str, ...]:
+        """Return what no error text may quote: the client secret and the token in use."""
+        return (self._client_secret, token) if token else (self._client_secret,)
 
     async def _fetch_token(self) -> TokenGrant:
         """Request a token (client credentials); retried like any idempotent call."""
@@ -372,34 +369,7 @@ class DigipixClient:
                 "scope": list(self._scopes),
             },
         )
-        return parse_grant(await self._send(request, None, authorised=False))
-
-
-def _not_expected(
-    request: Request, response: Response, result_type: Any, problem: ValueError
-) -> APIResponseValidationError:
-    return APIResponseValidationError(
-        f"{request.method} {request.path}: the answer is not the expected "
-        f"{getattr(result_type, '__name__', result_type)}: {problem}",
-        status=response.status,
-        body=response.body[:2000].decode("utf-8", "replace"),
-        path=request.path,
-    )
-
-
-def _unknown_outcome(
-    request: Request, error: APIConnectionError | APIStatusError
-) -> OrderOutcomeUnknownError | None:
-    """Return what ``error`` becomes when ``request`` may have created an order anyway."""
-    if not request.creates_order:
-        return None
-    if isinstance(error, APIConnectionError):
-        maybe_created = error.request_sent
-    else:
-        maybe_created = isinstance(error, InternalServerError)
-    if not maybe_created:
-        return None
-    return OrderOutcomeUnknownError(partner_order_id=request.partner_order_id, cause=error)
+        return await self._send(request, parse_grant)
 
 
 def _log_attempt(request: Request, outcome: int | str, number: int, started: float) -> None:

@@ -48,8 +48,9 @@ from cattrs.v import format_exception
 
 from digipix_async import models
 from digipix_async._errors import ValidationError
-from digipix_async._json import format_datetime
+from digipix_async._json import format_datetime, loads
 from digipix_async._readers import make_reader, unwrap_optional
+from digipix_async._sansio import Response
 from digipix_async._wire_values import (
     METHOD_BY_NUMBER,
     STATUS_BY_TEXT,
@@ -409,3 +410,18 @@ def from_input(value: Any, cls: type[T], field: str) -> T:
             path, problem = _problems(exc, field)[0]
             raise ValidationError(path, problem) from exc
         raise  # pragma: no cover - both converters share every rule
+
+
+_BODY_READERS: dict[Any, Callable[[Any], Any]] = {}
+
+
+def response_reader(cls: type[T]) -> Callable[[Response], T]:
+    """Return the function that reads a response's JSON body as ``cls`` (one per class)."""
+    reader = _BODY_READERS.get(cls)
+    if reader is None:
+
+        def reader(response: Response) -> Any:
+            return structure(loads(response.body), cls)
+
+        _BODY_READERS[cls] = reader
+    return reader

@@ -19,7 +19,7 @@ import backoff
 from digipix_async._config import RetryPolicy
 from digipix_async._errors import APIConnectionError, APIStatusError, DigipixError
 from digipix_async._log import log
-from digipix_async._sansio import Request, RetrySafety
+from digipix_async._sansio import Request, RetrySafety, unknown_outcome
 
 __all__ = ["Retries", "is_transient", "pause", "set_testing"]
 
@@ -67,6 +67,19 @@ class Retries:
         self._deadline = deadline
         self._waits: Iterator[float] | None = None
 
+    def after(
+        self, error: APIConnectionError | APIStatusError, number: int
+    ) -> float | DigipixError:
+        """Return what follows failed attempt ``number``: seconds to wait, or the final error.
+
+        The final error is ``error`` itself, or `OrderOutcomeUnknownError` wrapping
+        it when the request may have created an order anyway.
+        """
+        delay = self.delay_after(error, number)
+        if delay is not None:
+            return delay
+        return unknown_outcome(self._request, error) or error
+
     def delay_after(self, error: APIConnectionError | APIStatusError, number: int) -> float | None:
         """Return the seconds to wait before attempt ``number + 1``, or None to give up.
 
@@ -79,7 +92,8 @@ class Retries:
         if retry_after is not None:
             if retry_after > self._policy.max_retry_after:
                 return None  # minutes of sleep help nobody; the caller sees retry_after
-            delay = float(retry_after)
+            # "Retry-After: 0" or a date already past is no reason to hammer the server.
+            delay = max(float(retry_after), self._policy.initial_wait)
         else:
             if self._waits is None:
                 self._waits = backoff.expo(

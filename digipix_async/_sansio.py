@@ -8,35 +8,34 @@ grant) can be tested with plain values.
 
 from __future__ import annotations
 
-import email.utils
 import enum
-import json
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol
 
 import attrs
 
 from digipix_async._errors import (
-    APIResponseValidationError,
+    APIConnectionError,
     APIStatusError,
-    AuthenticationError,
-    status_error_class,
+    APITimeoutError,
+    DigipixError,
+    InternalServerError,
+    OrderOutcomeUnknownError,
 )
-from digipix_async._json import loads
 
 __all__ = [
     "TOKEN_PATH",
+    "Phase",
     "Request",
     "Response",
     "RetrySafety",
     "TokenGrant",
-    "error_from_response",
+    "Transport",
+    "Verdict",
+    "deadline_error",
     "is_success",
-    "parse_grant",
-    "parse_retry_after",
-    "redact",
+    "unknown_outcome",
+    "verdict",
 ]
 
 TOKEN_PATH = "/v1/oauth/token"  # noqa: S105 - a path, not a password
@@ -57,7 +56,8 @@ class Request(NamedTuple):
 
     ``path`` is already percent-encoded and starts with ``/v1/``; ``json`` is the
     body as plain JSON-ready values (None for no body); ``scope`` is the OAuth2
-    scope the call needs (None for the token request itself).
+    scope the call needs. The token request is the one request without a scope:
+    `needs_token` is how every layer tells it apart.
     ``creates_order`` marks ``POST /v1/orders``, whose ambiguous failures become
     ``OrderOutcomeUnknownError`` carrying ``partner_order_id``.
 
@@ -72,6 +72,11 @@ class Request(NamedTuple):
     retry: RetrySafety = RetrySafety.IDEMPOTENT
     creates_order: bool = False
     partner_order_id: str | None = None
+
+    @property
+    def needs_token(self) -> bool:
+        """Tell whether the request carries the access token (all but the token request)."""
+        return self.scope is not None
 
     def __repr__(self) -> str:
         # Never the body: the token request's holds the client secret.
@@ -90,11 +95,6 @@ class TokenGrant:
     expires_in: float
 
 
-# Descriptions are for humans; a proxy's 50 kB HTML error page is not.
-_MAX_DESCRIPTION = 500
-_REDACTED = "[redacted]"
-
-
 class Response(NamedTuple):
     """What came back for one attempt: status, headers (case-insensitive) and raw body.
 
@@ -106,132 +106,101 @@ class Response(NamedTuple):
     body: bytes
 
 
+class Transport(Protocol):
+    """What the client needs from a transport: send one request, and close.
+
+    The aiohttp transport is the default; ``DigipixClient(transport=...)`` takes any
+    object with these two methods (``digipix_async.testing.MockTransport`` is one).
+    ``send`` raises `APIConnectionError` (``request_sent=False`` only when the
+    request provably never left) or `APITimeoutError`, and never anything of a
+    library's own. ``headers`` is the same mapping object for every request made
+    with one token, so a transport may cache its own form of it by identity.
+    """
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        connect: float,
+        read: float | None,
+    ) -> Response:
+        """Send one request and read the whole answer; one attempt, no retries."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the transport holds; safe to call twice."""
+        ...
+
+
 def is_success(status: int) -> bool:
     """Tell whether a status carries data ("200 and 201 are positive", reference intro)."""
     return status == 200 or status == 201
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Return the seconds a ``Retry-After`` header asks for (RFC 9110 10.2.3).
+class Verdict(enum.Enum):
+    """What one answer means for the call that got it."""
 
-    Both forms are read: delay-seconds (``"120"``) and an HTTP date. A date in the
-    past means "now" (0.0); anything unreadable is ignored (None), since a broken
-    header must not turn a retryable answer into a crash.
+    OK = "ok"  #: the answer carries the result
+    REFRESH = "refresh"  #: the token was refused: one fresh token, one more try
+    ERROR = "error"  #: an error answer (which may still be retried)
+
+
+def verdict(status: int, *, token: str | None, refreshed: bool) -> Verdict:
+    """Tell what an answer with ``status`` means, sent with ``token`` (None: no token).
+
+    A 401 to a call that carried a token is answered once with a fresh token: the
+    token may have been revoked before its time (aiohttp's own refresh example).
     """
-    if value is None:
+    if status == 200 or status == 201:
+        return Verdict.OK
+    if status == 401 and token is not None and not refreshed:
+        return Verdict.REFRESH
+    return Verdict.ERROR
+
+
+class Phase(enum.Enum):
+    """What a call is waiting for; a deadline that strikes is described by it."""
+
+    TOKEN = "token"  # noqa: S105 - a phase, not a password
+    ANSWER = "answer"
+    RETRY_WAIT = "retry wait"
+
+
+def deadline_error(request: Request, phase: Phase, number: int, total: float) -> DigipixError:
+    """Return the error for a call whose ``total`` seconds ran out during ``phase``.
+
+    ``number`` is the attempt being made (or about to be). Only a deadline that
+    strikes while the answer is awaited may leave a create-order done: that one
+    becomes `OrderOutcomeUnknownError`.
+    """
+    where = f"{request.method} {request.path}"
+    if phase is Phase.TOKEN:
+        return APITimeoutError(
+            f"no access token in time (the call's {total} s ran out)",
+            request_sent=False,
+            attempts=number - 1,
+        )
+    if phase is Phase.ANSWER:
+        error = APITimeoutError(f"{where}: no answer within the call's {total} s", attempts=number)
+        return unknown_outcome(request, error) or error
+    return APITimeoutError(
+        f"{where}: the call's {total} s ran out", request_sent=False, attempts=number
+    )
+
+
+def unknown_outcome(
+    request: Request, error: APIConnectionError | APIStatusError
+) -> OrderOutcomeUnknownError | None:
+    """Return what ``error`` becomes when ``request`` may have created an order anyway."""
+    if not request.creates_order:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    if isinstance(error, APIConnectionError):
+        maybe_created = error.request_sent
+    else:
+        maybe_created = isinstance(error, InternalServerError)
+    if not maybe_created:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delay = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(delay, 0.0)
-
-
-def redact(value: Any, secrets: Iterable[str]) -> Any:
-    """Return ``value`` with every secret string replaced, however deeply nested.
-
-    A server that echoes the request (some do, in errors) must not carry the
-    client secret or a token into an exception text or a log line.
-    """
-    secrets = [secret for secret in secrets if secret]
-    if not secrets:
-        return value
-    return _redact(value, secrets)
-
-
-def _redact(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, _REDACTED)
-        return value
-    if isinstance(value, Mapping):
-        return {_redact(key, secrets): _redact(item, secrets) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redact(item, secrets) for item in value]
-    return value
-
-
-def _parse_error_body(body: bytes) -> Any:
-    """Return the error body as JSON values, or as text when it is not JSON."""
-    text = body.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _describe(parsed: Any, status: int) -> str:
-    """Return the server's own words for an error, whatever shape it chose."""
-    if isinstance(parsed, Mapping):
-        for key in ("error_description", "message", "detail", "error", "title"):
-            found = parsed.get(key)
-            if isinstance(found, str) and found.strip():
-                return found.strip()[:_MAX_DESCRIPTION]
-        if parsed:
-            return json.dumps(parsed, ensure_ascii=False)[:_MAX_DESCRIPTION]
-    elif isinstance(parsed, str) and parsed.strip():
-        return parsed.strip()[:_MAX_DESCRIPTION]
-    return f"HTTP {status} with no description"
-
-
-def error_from_response(
-    request: Request,
-    response: Response,
-    *,
-    attempts: int,
-    secrets: Iterable[str] = (),
-) -> APIStatusError:
-    """Build the exception for a non-success response (status -> class in one table).
-
-    The token endpoint's refusals (any 4xx but 429) become `AuthenticationError`
-    with the OAuth2 ``error`` code, whatever status the server chose for them.
-    """
-    secrets = list(secrets)
-    parsed = redact(_parse_error_body(response.body), secrets)
-    description = _describe(parsed, response.status)
-    common: dict[str, Any] = {
-        "status": response.status,
-        "body": parsed,
-        "headers": response.headers,
-        "method": request.method,
-        "path": request.path,
-        "attempts": attempts,
-        "retry_after": parse_retry_after(response.headers.get("Retry-After")),
-    }
-    if request.path == TOKEN_PATH and 400 <= response.status < 500 and response.status != 429:
-        code = parsed.get("error") if isinstance(parsed, Mapping) else None
-        return AuthenticationError(
-            f"token request refused: {description}",
-            error_code=code if isinstance(code, str) else None,
-            **common,
-        )
-    return status_error_class(response.status)(description, **common)
-
-
-# The reference says a token "will last for one hour" when it does not say otherwise.
-_DEFAULT_TOKEN_LIFETIME = 3600.0
-
-
-def parse_grant(response: Response) -> TokenGrant:
-    """Read the token endpoint's answer; the body holds the token, so no error quotes it."""
-    try:
-        data = loads(response.body)
-    except ValueError:
-        data = None
-    token = data.get("access_token") if isinstance(data, dict) else None
-    lifetime = data.get("expires_in", _DEFAULT_TOKEN_LIFETIME) if isinstance(data, dict) else None
-    if not isinstance(token, str) or not token:
-        raise APIResponseValidationError(
-            "token response has no access_token", status=response.status, path=TOKEN_PATH
-        )
-    if isinstance(lifetime, bool) or not isinstance(lifetime, int | float | Decimal):
-        raise APIResponseValidationError(
-            "token response has no numeric expires_in", status=response.status, path=TOKEN_PATH
-        )
-    return TokenGrant(token, float(lifetime))
+    return OrderOutcomeUnknownError(partner_order_id=request.partner_order_id, cause=error)

@@ -1,8 +1,8 @@
 """The only module that imports aiohttp: one connection pool, one send, one error boundary.
 
 Every aiohttp exception becomes one of ours here (``raise ... from exc``), so the
-rest of the SDK knows nothing of aiohttp and a test can replace this module's
-`Transport` with any object that has ``send`` and ``aclose``.
+rest of the SDK knows nothing of aiohttp. `AiohttpTransport` is the default
+implementation of `_sansio.Transport`; ``DigipixClient(transport=...)`` takes any other.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from digipix_async._config import Limits, Timeout
 from digipix_async._errors import APIConnectionError, APITimeoutError
 from digipix_async._sansio import Response
 
-__all__ = ["USER_AGENT", "Transport"]
+__all__ = ["USER_AGENT", "AiohttpTransport"]
 
 USER_AGENT = f"digipix-async/{version('digipix_async')} aiohttp/{aiohttp.__version__}"
 
 
-class Transport:
+class AiohttpTransport:
     """Send requests over an owned pool, or over a session the caller lends us.
 
     An owned session is created lazily inside the running event loop (a client
@@ -47,6 +47,10 @@ class Transport:
         # The ClientTimeout of the last request, reused while the limits stay the
         # same (they change when a call nears its deadline).
         self._timeout = _client_timeout(Timeout().connect, None)
+        # The client hands over one headers mapping per token; aiohttp converts a
+        # plain dict on every request but takes its own CIMultiDict as it is.
+        self._headers_given: Mapping[str, str] | None = None
+        self._headers_prepared: CIMultiDict[str] = CIMultiDict()
 
     def _open_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -62,15 +66,6 @@ class Transport:
             # Per-request timeouts are always given; this only rules out "no limit".
             timeout=aiohttp.ClientTimeout(total=300, connect=30, sock_read=60),
         )
-
-    @staticmethod
-    def prepare_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
-        """Return ``headers`` as aiohttp keeps them, for requests that reuse them.
-
-        aiohttp converts a plain dict on every request; its own CIMultiDict it takes
-        as it is (and copies, so one instance can serve concurrent requests).
-        """
-        return CIMultiDict(headers)
 
     async def send(
         self,
@@ -97,6 +92,10 @@ class Transport:
                 # A call still retrying when its client closed must not open a new pool.
                 raise APIConnectionError("the client is closed", request_sent=False)
             session = self._session = self._open_session()
+        prepared = self._headers_prepared
+        if headers is not self._headers_given:
+            prepared = self._headers_prepared = CIMultiDict(headers)
+            self._headers_given = headers
         timeout = self._timeout
         if timeout.connect != connect or timeout.sock_read != read:
             timeout = self._timeout = _client_timeout(connect, read)
@@ -104,7 +103,7 @@ class Transport:
             async with session.request(
                 method,
                 URL(url, encoded=True),
-                headers=headers,
+                headers=prepared,
                 data=body,
                 timeout=timeout,
                 # The reference never redirects; following one could carry the

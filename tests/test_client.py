@@ -596,14 +596,14 @@ class InstantTransport:
 
 async def test_successful_calls_leave_no_reference_cycles() -> None:
     # A cycle per call is freed only by the cyclic GC, which cost ~15 µs a call.
-    client = DigipixClient("abc123", SECRET, base_url=BASE)
-    client._shared.transport = InstantTransport(  # type: ignore[assignment]
+    transport = InstantTransport(
         {
             "/v1/oauth/token": b'{"access_token": "tok-1", "expires_in": 3600}',
             "/v1/quote": json.dumps(OPTIONS).encode(),
             "/v1/orders/abc": json.dumps(ORDER).encode(),
         }
     )
+    client = DigipixClient("abc123", SECRET, base_url=BASE, transport=transport)
     cart = [{"product_id": "photobook", "quantity": 2}]
     await client.quotes.create(zip_code="01311100", items=cart)  # the token is fetched here
 

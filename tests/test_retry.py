@@ -116,3 +116,27 @@ async def test_pause_sleeps_only_outside_testing_mode() -> None:
     started = time.monotonic()
     await _retry.pause(0.2)
     assert time.monotonic() - started >= 0.2
+
+
+def test_after_gives_a_delay_while_retries_remain() -> None:
+    step = retries().after(status(503), 1)
+    assert isinstance(step, float)
+
+
+def test_after_gives_the_error_itself_when_retries_are_spent() -> None:
+    error = status(503)
+    assert retries(max_retries=1).after(error, 2) is error
+
+
+def test_after_gives_an_unknown_outcome_for_a_create_that_may_have_arrived() -> None:
+    from digipix_async._errors import OrderOutcomeUnknownError
+
+    cause = status(500)
+    step = retries(CREATE).after(cause, 1)
+    assert isinstance(step, OrderOutcomeUnknownError)
+    assert step.cause is cause
+
+
+@pytest.mark.parametrize("retry_after", [0.0, 0.01])
+def test_a_zero_or_tiny_retry_after_still_waits_the_first_backoff(retry_after: float) -> None:
+    assert retries(initial_wait=0.5).delay_after(status(429, retry_after), 1) == 0.5

@@ -1,163 +1,107 @@
-"""Response deciphering with plain values: statuses, descriptions, Retry-After, redaction."""
+"""The pipeline's decisions as plain functions: what an answer means, what a deadline means."""
 
 from __future__ import annotations
-
-import pickle
-from datetime import UTC, datetime
 
 import pytest
 
 from digipix_async._errors import (
-    APIStatusError,
-    AuthenticationError,
+    APIConnectionError,
+    APITimeoutError,
     BadRequestError,
-    ConflictError,
     InternalServerError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    UnprocessableEntityError,
+    OrderOutcomeUnknownError,
 )
 from digipix_async._sansio import (
     TOKEN_PATH,
+    Phase,
     Request,
-    Response,
-    error_from_response,
-    is_success,
-    parse_retry_after,
-    redact,
+    RetrySafety,
+    Verdict,
+    deadline_error,
+    unknown_outcome,
+    verdict,
 )
 
 QUOTE = Request("POST", "/v1/quote", scope="quote", json={})
+CREATE = Request(
+    "POST",
+    "/v1/orders",
+    scope="orders",
+    json={},
+    retry=RetrySafety.UNSENT_ONLY,
+    creates_order=True,
+    partner_order_id="INV-1",
+)
 TOKEN = Request("POST", TOKEN_PATH, scope=None, json={})
 
 
-def response(status: int, body: bytes = b"", **headers: str) -> Response:
-    return Response(status, headers, body)
+def test_the_token_request_is_the_one_request_without_a_token() -> None:
+    assert not TOKEN.needs_token
+    assert QUOTE.needs_token
+    assert CREATE.needs_token
 
 
 @pytest.mark.parametrize("status", [200, 201])
-def test_only_200_and_201_are_success(status: int) -> None:
-    assert is_success(status)
+def test_200_and_201_carry_the_result(status: int) -> None:
+    assert verdict(status, token="t", refreshed=False) is Verdict.OK
 
 
-@pytest.mark.parametrize("status", [202, 204, 301, 400, 500])
-def test_other_statuses_are_errors(status: int) -> None:
-    assert not is_success(status)
+def test_a_first_401_with_a_token_asks_for_a_fresh_token() -> None:
+    assert verdict(401, token="t", refreshed=False) is Verdict.REFRESH
 
 
-@pytest.mark.parametrize(
-    ("status", "error_class"),
-    [
-        (400, BadRequestError),
-        (401, AuthenticationError),
-        (403, PermissionDeniedError),
-        (404, NotFoundError),
-        (409, ConflictError),
-        (422, UnprocessableEntityError),
-        (429, RateLimitError),
-        (500, InternalServerError),
-        (503, InternalServerError),
-        (418, APIStatusError),
-    ],
-)
-def test_status_maps_to_its_error_class(status: int, error_class: type[APIStatusError]) -> None:
-    error = error_from_response(QUOTE, response(status, b'{"message": "nope"}'), attempts=2)
+def test_a_second_401_is_an_error() -> None:
+    assert verdict(401, token="t", refreshed=True) is Verdict.ERROR
 
-    assert type(error) is error_class
-    assert error.status == status
-    assert error.description == "nope"
-    assert error.body == {"message": "nope"}
+
+def test_a_401_without_a_token_is_an_error() -> None:
+    assert verdict(401, token=None, refreshed=False) is Verdict.ERROR
+
+
+@pytest.mark.parametrize("status", [204, 301, 400, 403, 404, 409, 429, 500, 503])
+def test_every_other_status_is_an_error(status: int) -> None:
+    assert verdict(status, token="t", refreshed=False) is Verdict.ERROR
+
+
+def test_a_deadline_while_waiting_for_a_token_never_sent_anything() -> None:
+    error = deadline_error(CREATE, Phase.TOKEN, 1, 2.0)
+    assert isinstance(error, APITimeoutError)
+    assert error.request_sent is False
+    assert error.attempts == 0
+    assert "no access token in time" in str(error)
+
+
+def test_a_deadline_while_awaiting_the_answer_may_have_created_the_order() -> None:
+    error = deadline_error(CREATE, Phase.ANSWER, 2, 2.0)
+    assert isinstance(error, OrderOutcomeUnknownError)
+    assert error.partner_order_id == "INV-1"
+    assert isinstance(error.cause, APITimeoutError)
     assert error.attempts == 2
-    assert str(error) == f"{status} (POST /v1/quote): nope"
 
 
-def test_a_text_body_is_the_description() -> None:
-    error = error_from_response(QUOTE, response(502, b"Bad Gateway\n"), attempts=1)
-
-    assert error.description == "Bad Gateway"
-    assert error.body == "Bad Gateway\n"
-
-
-def test_an_empty_body_still_says_something() -> None:
-    error = error_from_response(QUOTE, response(500), attempts=1)
-    assert error.description == "HTTP 500 with no description"
+def test_a_deadline_while_awaiting_a_quote_is_a_timeout() -> None:
+    error = deadline_error(QUOTE, Phase.ANSWER, 1, 2.0)
+    assert isinstance(error, APITimeoutError)
+    assert error.request_sent is True
+    assert "no answer within the call's 2.0 s" in str(error)
 
 
-def test_a_huge_error_page_is_cut_short_in_the_description() -> None:
-    error = error_from_response(QUOTE, response(502, b"x" * 50_000), attempts=1)
-    assert len(error.description) == 500
+def test_a_deadline_during_a_retry_wait_sent_nothing_more() -> None:
+    error = deadline_error(CREATE, Phase.RETRY_WAIT, 3, 2.0)
+    assert isinstance(error, APITimeoutError)
+    assert error.request_sent is False
+    assert error.attempts == 3
 
 
-def test_token_endpoint_refusal_is_an_authentication_error_with_the_oauth_code() -> None:
-    body = b'{"error": "invalid_client", "error_description": "client authentication failed"}'
-    error = error_from_response(TOKEN, response(401, body), attempts=1)
-
-    assert isinstance(error, AuthenticationError)
-    assert error.error_code == "invalid_client"
-    assert error.description == "token request refused: client authentication failed"
-
-
-def test_token_endpoint_400_is_also_an_authentication_error() -> None:
-    error = error_from_response(TOKEN, response(400, b'{"error": "invalid_scope"}'), attempts=1)
-    assert isinstance(error, AuthenticationError)
-    assert error.error_code == "invalid_scope"
-
-
-def test_token_endpoint_429_stays_a_rate_limit() -> None:
-    error = error_from_response(TOKEN, response(429, b"", **{"Retry-After": "3"}), attempts=1)
-    assert isinstance(error, RateLimitError)
-    assert error.retry_after == 3.0
-
-
-def test_retry_after_seconds() -> None:
-    assert parse_retry_after("120") == 120.0
-    assert parse_retry_after(" 0 ") == 0.0
-
-
-def test_retry_after_http_date() -> None:
-    now = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
-    assert parse_retry_after("Sun, 29 Nov 2026 12:00:07 GMT", now=now) == 7.0
-
-
-def test_retry_after_in_the_past_means_now() -> None:
-    now = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
-    assert parse_retry_after("Sun, 29 Nov 2026 11:00:00 GMT", now=now) == 0.0
-
-
-@pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5e3"])
-def test_unreadable_retry_after_is_ignored(value: str | None) -> None:
-    assert parse_retry_after(value) is None
-
-
-def test_redact_replaces_secrets_everywhere() -> None:
-    value = {"echo": ["secret-1 and secret-2"], "secret-1": 1}
-    assert redact(value, ["secret-1", "secret-2"]) == {
-        "echo": ["[redacted] and [redacted]"],
-        "[redacted]": 1,
-    }
-
-
-def test_an_echoed_secret_never_reaches_the_error() -> None:
-    body = b'{"message": "bad client_secret s3cr3t for client abc"}'
-    error = error_from_response(TOKEN, response(401, body), attempts=1, secrets=["s3cr3t"])
-
-    assert "s3cr3t" not in str(error)
-    assert "s3cr3t" not in repr(error.body)
-
-
-def test_status_errors_pickle_with_their_fields() -> None:
-    error = error_from_response(
-        QUOTE, response(429, b'{"message": "slow down"}', **{"Retry-After": "2"}), attempts=3
-    )
-    copy = pickle.loads(pickle.dumps(error))
-
-    assert type(copy) is RateLimitError
-    assert (copy.status, copy.description, copy.attempts, copy.retry_after) == (
-        429,
-        "slow down",
-        3,
-        2.0,
-    )
-    assert copy.headers == {"Retry-After": "2"}
-    assert str(copy) == str(error)
+def test_only_a_create_order_that_may_have_arrived_is_unknown() -> None:
+    sent = APIConnectionError("reset", request_sent=True)
+    unsent = APIConnectionError("refused", request_sent=False)
+    server = InternalServerError("boom", status=500)
+    refused = BadRequestError("bad", status=400)
+    assert unknown_outcome(QUOTE, sent) is None
+    assert unknown_outcome(CREATE, unsent) is None
+    assert unknown_outcome(CREATE, refused) is None
+    for cause in (sent, server):
+        wrapped = unknown_outcome(CREATE, cause)
+        assert isinstance(wrapped, OrderOutcomeUnknownError)
+        assert wrapped.cause is cause
