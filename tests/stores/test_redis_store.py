@@ -275,3 +275,33 @@ def test_a_borrowed_client_is_not_moved_to_a_new_loop(redis_server: RedisServer)
     _, store = asyncio.run(first())
     with pytest.raises(RuntimeError, match="borrowed Redis client"):
         asyncio.run(store.get_token(NS))
+
+
+class SkewedClock:
+    """Stands in for the ``time`` module of a machine whose clock is ahead."""
+
+    def __init__(self, ahead: float) -> None:
+        self.ahead = ahead
+
+    def time(self) -> float:
+        return time.time() + self.ahead
+
+
+async def test_machines_with_skewed_clocks_agree_on_the_pause_and_expiry(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Moments cross Redis as remaining durations (PX / PTTL), not as epoch
+    # values, so a writer 100 s ahead still means "60 s from now" to everyone.
+    writer, reader = RedisStore(redis_url, timeout=5.0), RedisStore(redis_url, timeout=5.0)
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr("digipix_async.stores._redis.time", SkewedClock(ahead=100))
+            now_there = time.time() + 100
+            await writer.pause_until(NS, now_there + 60)
+            await writer.set_token(NS, "tok-1", now_there + 3600)
+        assert await reader.paused_until(NS) == pytest.approx(time.time() + 60, abs=2)
+        _, expires_at = await reader.get_token(NS) or ("", 0.0)
+        assert expires_at == pytest.approx(time.time() + 3600, abs=2)
+    finally:
+        await writer.aclose()
+        await reader.aclose()
