@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import Any
 
 from digipix_async import _endpoints
 from digipix_async._errors import APIConnectionError, OrderOutcomeUnknownError
 from digipix_async._log import log
+from digipix_async.jobs import OrderJournal
+from digipix_async.jobs._journaled import create_journaled
 from digipix_async.models import Order, OrderItem, Recipient, ShipmentMethod
 from digipix_async.resources._base import Caller, throttle_counter
 from digipix_async.resources._bulk import DEFAULT_CONCURRENCY, BulkResult, BulkRun, run_bulk
@@ -31,6 +34,8 @@ class Orders:
         partner_order_id: str | None = None,
         custom_data: Mapping[str, Any] | None = None,
         status_notification_url: str | None = None,
+        journal: OrderJournal | None = None,
+        resend_unknown: bool = False,
     ) -> Order:
         """Create an order (``POST /v1/orders``) in one of the reference's three flows.
 
@@ -38,7 +43,25 @@ class Orders:
         or cancel within seven days; with ``shipment_id`` (from a quote) or
         ``shipment_method`` it is created already APPROVED. A failure that leaves
         the outcome unknown raises `OrderOutcomeUnknownError` and is never retried.
+
+        With ``journal`` (an `OrderJournal`; ``partner_order_id`` is then required,
+        as its key) the intent is recorded before sending and the outcome after: an
+        order the journal knows as created is returned without a request, one whose
+        outcome is unknown raises `OrderOutcomeUnknownError` unless ``resend_unknown``.
         """
+        if journal is not None:
+            arguments = {
+                "recipient": recipient,
+                "items": items,
+                "shipment_id": shipment_id,
+                "shipment_method": shipment_method,
+                "partner_order_id": partner_order_id,
+                "custom_data": custom_data,
+                "status_notification_url": status_notification_url,
+            }
+            return await create_journaled(
+                self._client, journal, arguments, resend_unknown=resend_unknown
+            )
         request = _endpoints.create_order(
             recipient=recipient,
             items=items,
@@ -76,6 +99,8 @@ class Orders:
         requests: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
+        journal: OrderJournal | None = None,
+        resend_unknown: bool = False,
     ) -> BulkRun[Order]:
         """Create many orders concurrently; each mapping holds `create`'s keyword arguments.
 
@@ -87,9 +112,17 @@ class Orders:
         waits for the creates in flight (each within its own deadline); without
         ``async with`` they finish in the background. Outcomes nobody consumed are
         logged at WARNING with their order id and partner order id.
+
+        With ``journal``, every input goes through ``create(..., journal=journal,
+        resend_unknown=resend_unknown)``: concurrent intents share one commit.
         """
+        call = self.create
+        if journal is not None:
+            if not isinstance(journal, OrderJournal):
+                raise TypeError(f"journal must be an OrderJournal, got {type(journal).__name__}")
+            call = functools.partial(self.create, journal=journal, resend_unknown=resend_unknown)
         return run_bulk(
-            self.create,
+            call,
             requests,
             concurrency=concurrency,
             on_exit="drain",

@@ -1,0 +1,315 @@
+"""`OrderJournal`: the durable record of every create-order a job attempts.
+
+The SQLite work runs on ONE worker thread owned by the journal (stdlib ``sqlite3``:
+a connection may not hop threads, so the thread that opens it does every statement).
+Stdlib rather than aiosqlite: aiosqlite is that same design (a thread per
+connection, a queue of calls) as a dependency, and it commits per call; the journal
+needs its own queue anyway, to group the intents of concurrent creates into one
+transaction (group commit: one fsync for all of them, and none is sent before it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import attrs
+
+from digipix_async._errors import ValidationError
+from digipix_async._log import log
+from digipix_async.jobs._store import Begin, Decision, Finish, Row, State, Store
+
+__all__ = ["JOURNAL_KEY", "JournalEntry", "OrderJournal"]
+
+R = TypeVar("R")
+
+#: The key the SDK adds to a journaled order's ``customData``, holding its partner
+#: order id: a status notification then names the journal entry it settles.
+JOURNAL_KEY = "digipix_journal_key"
+
+
+@attrs.frozen
+class JournalEntry:
+    """An order whose outcome needs a look: ``state`` is ``unknown`` or ``pending``.
+
+    ``pending`` means the intent was written and no outcome ever was (the process
+    died while the request was out); ``unknown`` means the create failed in a way
+    that does not tell (`OrderOutcomeUnknownError`). ``intent_at`` is when the
+    request was about to go; ``body_sha256`` the hash of the exact body sent.
+    """
+
+    partner_order_id: str
+    state: str
+    intent_at: datetime
+    body_sha256: str
+    error: str | None
+
+
+class OrderJournal:
+    """A durable record (SQLite) of the create-orders of a job, keyed by partner order id.
+
+    ``async with OrderJournal("orders.journal") as journal:`` then pass
+    ``journal=journal`` to ``client.orders.create`` / ``create_many``. The file is
+    opened on first use; `aclose` waits for the creates still recording into it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = os.fspath(path)
+        self._executor: ThreadPoolExecutor | None = None
+        self._store: Store | None = None  # touched only on the worker thread
+        self._opening: asyncio.Future[None] | None = None
+        self._batch: list[tuple[Begin | Finish, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._in_flight: set[str] = set()
+        self._idle: asyncio.Event | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<OrderJournal {self._path!r}{' closed' if self._closed else ''}>"
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- life ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open (or create) the file; safe to repeat, and done by first use anyway."""
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed; open a new OrderJournal")
+        if self._opening is None:
+            self._opening = asyncio.get_running_loop().create_future()
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="digipix-journal")
+            try:
+                await self._thread(self._open_store)
+            except BaseException as error:
+                self._opening.set_exception(error)
+                self._opening.exception()  # retrieved here: raised to this caller
+                executor, self._executor = self._executor, None
+                executor.shutdown(wait=False)
+                raise
+            self._opening.set_result(None)
+        await asyncio.shield(self._opening)
+
+    def _open_store(self) -> None:
+        self._store = Store(self._path)
+
+    async def aclose(self) -> None:
+        """Wait for the creates recording into this journal, commit, close the file and thread."""
+        if self._closed:
+            return
+        if self._in_flight and self._idle is not None:
+            await self._idle.wait()  # each create is bounded by its own deadline
+        self._closed = True
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            if self._store is not None or self._opening is not None:
+                await asyncio.get_running_loop().run_in_executor(executor, self._close_store)
+        finally:
+            executor.shutdown(wait=True)  # the worker is idle: this returns at once
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    async def _thread(self, function: Callable[..., R], *args: Any) -> R:
+        if self._executor is None:
+            raise RuntimeError(f"{self!r} is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    async def _use(self, function: Callable[..., R], *args: Any) -> R:
+        await self.open()
+        return await self._thread(function, *args)
+
+    def _db(self) -> Store:
+        if self._store is None:
+            raise RuntimeError(f"{self!r} is closed")
+        return self._store
+
+    # -- group commit -------------------------------------------------------------------
+
+    async def _submit(self, operation: Begin | Finish) -> Any:
+        """Queue ``operation`` for the next transaction and wait until it is committed."""
+        await self.open()
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        self._batch.append((operation, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        """Commit everything queued, in one transaction per round, until nothing is."""
+        while self._batch:
+            batch, self._batch = self._batch, []
+            try:
+                results = await self._thread(self._apply, [op for op, _ in batch])
+            except BaseException as error:
+                failure = error if isinstance(error, Exception) else RuntimeError(str(error))
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(failure)
+                if not isinstance(error, Exception):
+                    raise
+                continue
+            for (_, done), result in zip(batch, results, strict=True):
+                if done.done():
+                    continue
+                if isinstance(result, Exception):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
+
+    def _apply(self, operations: list[Begin | Finish]) -> list[Any]:
+        return self._db().apply(operations)
+
+    # -- what the journaled create uses ------------------------------------------------
+
+    async def _begin(self, partner_order_id: str, body_sha256: str, resend: bool) -> Decision:
+        """Commit the intent to send (or learn it is known); the key counts as in flight."""
+        if partner_order_id in self._in_flight:
+            raise ValidationError(
+                "partner_order_id",
+                f"{partner_order_id!r} is being created right now by this job "
+                "(the same partner order id twice in one run)",
+            )
+        self._in_flight.add(partner_order_id)
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        self._idle.clear()
+        try:
+            decision: Decision = await self._submit(
+                Begin(partner_order_id, body_sha256, time.time(), resend)
+            )
+        except BaseException:
+            self._release(partner_order_id)
+            raise
+        if decision.action != "send":
+            self._release(partner_order_id)
+        return decision
+
+    async def _finish(
+        self,
+        partner_order_id: str,
+        attempt: str,
+        state: State,
+        *,
+        order_id: str | None = None,
+        answer: bytes | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Commit the outcome of a create that was sent, then release its key."""
+        try:
+            operation = Finish(
+                partner_order_id, attempt, state, order_id, answer, error, time.time()
+            )
+            await self._submit(operation)
+        finally:
+            self._release(partner_order_id)
+
+    def _release(self, partner_order_id: str) -> None:
+        self._in_flight.discard(partner_order_id)
+        if not self._in_flight and self._idle is not None:
+            self._idle.set()
+
+    async def _remember_answer(self, partner_order_id: str, order_id: str, answer: bytes) -> None:
+        await self._use(lambda: self._db().remember_answer(partner_order_id, order_id, answer))
+
+    # -- what a person (or the webhook receiver) uses ------------------------------------
+
+    async def unknown(self) -> list[JournalEntry]:
+        """Return the entries needing a look: outcome unknown, or never written (a crash).
+
+        Creates still in flight in this process are left out. Look each partner
+        order id up in the Digipix dashboard, then `mark_created` or
+        `mark_not_created` it.
+        """
+        rows: list[Row] = await self._use(lambda: self._db().open_entries())
+        return [_entry(row) for row in rows if row.partner_order_id not in self._in_flight]
+
+    async def mark_created(self, partner_order_id: str, order_id: str) -> None:
+        """Settle an entry as created (found in the dashboard): a rerun will not send it.
+
+        The rerun reports the order with one GET (the journal has no answer for it).
+        """
+        _check_id(order_id, "order_id")
+        await self._settle(partner_order_id, "created", order_id, only_open=False)
+
+    async def mark_not_created(self, partner_order_id: str) -> None:
+        """Settle an entry as not created: a rerun sends it again."""
+        await self._settle(partner_order_id, "not_created", None, only_open=False)
+
+    async def settle_from_notification(
+        self, custom_data: Mapping[str, Any] | None, order_id: str
+    ) -> bool:
+        """Settle an unknown (or pending) entry as created when a notification names it.
+
+        ``custom_data`` is the notified order's ``customData``; the entry is found by
+        its `JOURNAL_KEY`. Return True if an entry was settled by this call.
+        """
+        if not isinstance(custom_data, Mapping):
+            return False
+        key = custom_data.get(JOURNAL_KEY)
+        if not isinstance(key, str) or not key or not isinstance(order_id, str) or not order_id:
+            return False
+        settled: bool = await self._use(
+            lambda: self._db().settle(key, "created", order_id, time.time(), only_open=True)
+        )
+        if settled:
+            log.info("journal: order %s (partner order id %r) settled by a notification",
+                     order_id, key)  # fmt: skip
+        return settled
+
+    async def _settle(
+        self, partner_order_id: str, state: State, order_id: str | None, *, only_open: bool
+    ) -> None:
+        _check_id(partner_order_id, "partner_order_id")
+        now = time.time()
+        found: bool = await self._use(
+            lambda: self._db().settle(partner_order_id, state, order_id, now, only_open=only_open)
+        )
+        if not found:
+            raise ValidationError(
+                "partner_order_id", f"{partner_order_id!r} is not in the journal {self._path!r}"
+            )
+
+    async def _row(self, partner_order_id: str) -> Row | None:
+        """Return the raw entry for ``partner_order_id`` (tests and tools)."""
+        row: Row | None = await self._use(lambda: self._db().get(partner_order_id))
+        return row
+
+
+def _check_id(value: object, field: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, f"expected a non-empty string, got {value!r}")
+
+
+def _entry(row: Row) -> JournalEntry:
+    return JournalEntry(
+        partner_order_id=row.partner_order_id,
+        state=row.state,
+        intent_at=datetime.fromtimestamp(row.intent_at, UTC),
+        body_sha256=row.body_sha256,
+        error=row.error,
+    )

@@ -1,0 +1,178 @@
+"""A create-order recorded in an `OrderJournal`: its intent before sending, its outcome after.
+
+What each failure means for the order (the journal's ``state``):
+
+- created: a 2xx answer (its body is kept, so a rerun reports the same Order);
+- not_created: a definite refusal: a 4xx (429 included), or a failure before the
+  request could leave (connect failure, the client closed, a scope it lacks);
+- unknown: `OrderOutcomeUnknownError`, a 2xx whose order id cannot be read, anything
+  unexpected, or an interruption (cancellation) while the request was out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from digipix_async import _converter, _endpoints, _json
+from digipix_async._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    DigipixError,
+    InternalServerError,
+    OrderOutcomeUnknownError,
+    ValidationError,
+)
+from digipix_async._log import log
+from digipix_async.jobs._journal import JOURNAL_KEY, OrderJournal
+from digipix_async.jobs._store import Decision, State
+from digipix_async.models import Order
+
+if TYPE_CHECKING:
+    from digipix_async.resources._base import Caller
+
+__all__ = ["create_journaled"]
+
+
+async def create_journaled(
+    client: Caller,
+    journal: OrderJournal,
+    arguments: Mapping[str, Any],
+    *,
+    resend_unknown: bool,
+) -> Order:
+    """Create the order ``arguments`` describe, unless the journal already knows it.
+
+    The intent (partner order id, sha256 of the exact body, time) is committed
+    before the request goes; the outcome is committed before this returns.
+    """
+    if not isinstance(journal, OrderJournal):
+        raise TypeError(f"journal must be an OrderJournal, got {type(journal).__name__}")
+    partner_order_id = arguments.get("partner_order_id")
+    if partner_order_id is None:
+        raise ValidationError("partner_order_id", "required with a journal: it is the key")
+    request = _endpoints.create_order(**_with_journal_key(arguments, partner_order_id))
+    digest = hashlib.sha256(_json.dumps(request.json)).hexdigest()
+    decision = await journal._begin(partner_order_id, digest, resend_unknown)
+    if decision.action == "created":
+        return await _known(client, journal, decision)
+    if decision.action == "unknown":
+        raise _still_unknown(decision)
+    try:
+        sending = client._call(request, Order)
+    except Exception as error:  # refused before anything was sent (closed, scope)
+        await journal._finish(partner_order_id, decision.attempt, "not_created", error=_text(error))
+        raise
+    try:
+        order = await sending
+    except asyncio.CancelledError:
+        # Not awaited: the task is being cancelled; the flusher commits it if it can,
+        # and an intent left without outcome reads as unknown on a rerun anyway.
+        _record_later(journal, partner_order_id, decision.attempt, "interrupted while sent")
+        raise
+    except Exception as error:
+        state, order_id = _failure_state(error)
+        await journal._finish(
+            partner_order_id, decision.attempt, state, order_id=order_id, error=_text(error)
+        )
+        raise
+    answer = _json.dumps(_converter.unstructure(order))
+    try:
+        await journal._finish(
+            partner_order_id, decision.attempt, "created", order_id=order.id, answer=answer
+        )
+    except Exception as error:
+        # The order exists: report it. The intent stays without outcome, which a
+        # rerun reports as unknown (never as something to send again).
+        log.warning(
+            "journal: order %s (partner order id %r) was created but could not be recorded: %s",
+            order.id,
+            partner_order_id,
+            error,
+        )
+    return order
+
+
+def _with_journal_key(arguments: Mapping[str, Any], partner_order_id: Any) -> dict[str, Any]:
+    """Add the journal's key to ``customData`` (the user's own keys are kept)."""
+    custom_data = arguments.get("custom_data")
+    if custom_data is None:
+        custom_data = {}
+    elif not isinstance(custom_data, Mapping):
+        return dict(arguments)  # create_order names the problem
+    elif JOURNAL_KEY in custom_data:
+        raise ValidationError(
+            "custom_data",
+            f"the key {JOURNAL_KEY!r} is reserved for the order journal (it holds the "
+            "partner order id); use another key",
+        )
+    return {**arguments, "custom_data": {**custom_data, JOURNAL_KEY: partner_order_id}}
+
+
+async def _known(client: Caller, journal: OrderJournal, decision: Decision) -> Order:
+    """Report an order the journal knows as created, without creating it again."""
+    row = decision.row
+    # A "created" decision carries its row, and a created row its order id.
+    assert row is not None
+    assert row.order_id is not None
+    if row.answer is not None:
+        order: Order = _converter.structure(_json.loads(row.answer), Order)
+        return order
+    # Settled by hand or by a notification: one GET, remembered for the next rerun.
+    order = await client._call(_endpoints.get_order(row.order_id), Order)
+    answer = _json.dumps(_converter.unstructure(order))
+    await journal._remember_answer(row.partner_order_id, row.order_id, answer)
+    return order
+
+
+def _still_unknown(decision: Decision) -> OrderOutcomeUnknownError:
+    row = decision.row
+    assert row is not None
+    when = datetime.fromtimestamp(row.intent_at, UTC).isoformat(timespec="seconds")
+    what = row.error or "no outcome was recorded (the job stopped while it was sent)"
+    cause = DigipixError(
+        f"the journal has this order's outcome as unknown since {when}: {what}; it was "
+        "not sent again (resend_unknown=False)"
+    )
+    return OrderOutcomeUnknownError(partner_order_id=row.partner_order_id, cause=cause)
+
+
+def _failure_state(error: Exception) -> tuple[State, str | None]:
+    """Tell what a create that raised ``error`` left at the server."""
+    if isinstance(error, APIResponseValidationError):
+        # A 2xx: created, even if its answer could not be read; the order id when
+        # the client could find one (then a rerun fetches the order by it).
+        order_id = getattr(error, "order_id", None)
+        return (
+            ("created", order_id) if isinstance(order_id, str) and order_id else ("unknown", None)
+        )
+    if isinstance(error, APIStatusError) and not isinstance(error, InternalServerError):
+        return "not_created", None  # a 4xx, 429 included: the server refused it
+    if isinstance(error, APIConnectionError) and not error.request_sent:
+        return "not_created", None
+    return "unknown", None  # OrderOutcomeUnknownError, or a failure we cannot read
+
+
+def _record_later(journal: OrderJournal, partner_order_id: str, attempt: str, why: str) -> None:
+    task = asyncio.get_running_loop().create_task(
+        journal._finish(partner_order_id, attempt, "unknown", error=why)
+    )
+    _PENDING.add(task)
+    task.add_done_callback(_settled)
+
+
+_PENDING: set[asyncio.Task[None]] = set()
+
+
+def _settled(task: asyncio.Task[None]) -> None:
+    _PENDING.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("journal: an interrupted create could not be recorded: %s", task.exception())
+
+
+def _text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
