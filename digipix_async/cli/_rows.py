@@ -55,7 +55,9 @@ def whole_number(value: Any, column: str, *, required: bool) -> int | None:
                 raise RowError(column, "a value is required")
             return None
         number = int(text) if text.isascii() and text.isdigit() and len(text) <= 7 else None
-    elif value is None and not required:
+    elif value is None:
+        if required:
+            raise RowError(column, "a value is required")
         return None
     if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_NUMBER:
         raise RowError(column, f"{value!r} is not a whole number from 1 to {MAX_NUMBER}")
