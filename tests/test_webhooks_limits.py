@@ -26,6 +26,7 @@ from digipix_async.webhooks import (
     MemoryNotificationStore,
     NotificationEvent,
     NotificationReceiver,
+    _verify,
     aiohttp_handler,
     notification_key,
     parse_notification,
@@ -281,6 +282,27 @@ async def test_refusal_ttl_0_verifies_every_post() -> None:
         await receiver.handle(body("o1", "SHIPPED"), {})
 
     assert client.orders.gets == ["o1"] * 3
+
+
+async def test_the_memory_of_refusals_and_flights_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _verify.MAX_REFUSALS == 10_000
+    monkeypatch.setattr(_verify, "MAX_REFUSALS", 100)  # the same code, fewer posts to test it
+    receiver, orders, _ = verified({})
+    verifier = receiver._verifier
+    assert verifier is not None
+
+    for i in range(150):
+        await receiver.handle(body(f"forged-{i}", "SHIPPED"), {})
+
+    assert len(orders.gets) == 150  # every new id costs its one GET
+    assert len(verifier._refused) == 100  # fixed-size keys: bounded bytes too
+    assert verifier._flights == {}
+    # The oldest refusals were forgotten first, the latest are remembered.
+    await receiver.handle(body("forged-149", "SHIPPED"), {})
+    await receiver.handle(body("forged-0", "SHIPPED"), {})
+    assert orders.gets[150:] == ["forged-0"]
 
 
 async def test_concurrent_posts_for_one_order_share_one_get() -> None:
