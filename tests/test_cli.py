@@ -1,4 +1,5 @@
-"""The `digipix demo` command: the sandbox tour without credentials, read-only with them."""
+"""The `digipix demo` command: the sandbox tour with --sandbox or without credentials
+(said on stderr), read-only against the credentials' server otherwise."""
 
 from __future__ import annotations
 
@@ -18,9 +19,15 @@ def test_demo_without_credentials_runs_every_flow_on_the_sandbox(
 ) -> None:
     monkeypatch.delenv("DIGIPIX_CLIENT_ID", raising=False)
     monkeypatch.delenv("DIGIPIX_CLIENT_SECRET", raising=False)
-    out = io.StringIO()
+    out, err = io.StringIO(), io.StringIO()
 
-    assert main(["demo"], out=out) == 0
+    assert main(["demo"], out=out, err=err) == 0
+
+    # Never silently: the user is told the demo runs on a sandbox, not their account.
+    assert err.getvalue() == (
+        "digipix demo: no credentials in the environment (DIGIPIX_CLIENT_ID, "
+        "DIGIPIX_CLIENT_SECRET): running every flow on an embedded sandbox\n"
+    )
 
     text = out.getvalue()
     for heading in ("Products", "Quote", "Flow 1", "Flow 2", "Flow 3", "Life cycle", "Summary"):
@@ -36,7 +43,7 @@ def test_demo_without_credentials_runs_every_flow_on_the_sandbox(
     assert "status notifications delivered to the receiver: 4" in text
 
 
-async def run_demo(sandbox: SandboxServer, secret: str) -> tuple[int, str, str]:
+async def run_demo(sandbox: SandboxServer, secret: str, *args: str) -> tuple[int, str, str]:
     env = dict(os.environ)
     env.update(
         DIGIPIX_CLIENT_ID=sandbox.client_id,
@@ -48,6 +55,7 @@ async def run_demo(sandbox: SandboxServer, secret: str) -> tuple[int, str, str]:
         "-m",
         "digipix_async",
         "demo",
+        *args,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -66,6 +74,16 @@ async def test_demo_with_credentials_is_read_only() -> None:
         assert "== Quote" in stdout
         assert "Flow 1" not in stdout
         assert sandbox.request_count("POST", "/v1/orders") == 0
+
+
+async def test_demo_with_credentials_and_sandbox_never_touches_the_credentials_server() -> None:
+    async with SandboxServer() as account:
+        status, stdout, stderr = await run_demo(account, account.client_secret, "--sandbox")
+
+        assert status == 0, stderr
+        assert "== Flow 3" in stdout
+        assert "is DELIVERED" in stdout
+        assert account.requests == []  # the embedded sandbox did it all
 
 
 async def test_demo_with_wrong_credentials_fails_cleanly_without_the_secret() -> None:
