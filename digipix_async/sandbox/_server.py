@@ -58,7 +58,8 @@ class SandboxServer:
 
     Memory stays bounded however long it runs: request counters per route template, at
     most 10,000 tokens, 100,000 quoted shipment ids (kept seven days) and ``max_orders``
-    orders (the oldest forgotten first), and the latest 10,000 requests and notifications.
+    orders within 64 MiB of JSON (the oldest forgotten first), and the latest 10,000
+    requests and notifications.
     """
 
     def __init__(

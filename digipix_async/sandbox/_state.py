@@ -7,6 +7,7 @@ the JSON document to answer with or raises `ApiError` (status + message).
 from __future__ import annotations
 
 import copy
+import json
 import secrets
 from collections import Counter
 from collections.abc import Callable
@@ -42,8 +43,10 @@ CANCELABLE: Final = frozenset({"QUOTE", "NEW", "APPROVED"})
 #: "You have up to seven days to PATCH the created order" (reference, create flow 1):
 #: a QUOTE order older than this is expired, neither approved nor canceled any more.
 APPROVAL_WINDOW: Final = timedelta(days=7)
-#: Orders kept at most; the oldest are forgotten first (see `SandboxState.max_orders`).
+#: Orders kept at most, and their JSON size at most, the oldest forgotten first (see
+#: `SandboxState.max_orders`): about 2.6 kB an order of the samples' shape.
 MAX_ORDERS: Final = 20_000
+MAX_ORDER_BYTES: Final = 64 * 1024**2
 
 _METHOD_BY_LABEL: Final = {name.lower(): mid for mid, name in catalogue.METHOD_NAMES.items()}
 
@@ -66,6 +69,7 @@ class _Order:
     doc: Body
     created: datetime
     grams: int
+    size: int = 0
 
 
 @dataclass
@@ -80,9 +84,11 @@ class SandboxState:
     #: Orders kept at most, oldest forgotten first: memory stays bounded however long the
     #: sandbox runs (a forgotten order is 404, and leaves `creates_for`'s counts).
     max_orders: int = MAX_ORDERS
+    max_order_bytes: int = MAX_ORDER_BYTES
     quotes: QuoteBook = field(default_factory=QuoteBook, repr=False)
     _orders: dict[str, _Order] = field(default_factory=dict, repr=False)
     _creates: Counter[str] = field(default_factory=Counter, repr=False)
+    _order_bytes: int = field(default=0, repr=False)
 
     # -- quotes -----------------------------------------------------------------------------
 
@@ -164,9 +170,12 @@ class SandboxState:
         else:
             doc["subtotal"] = money(subtotal)
             self._set_shipment(doc, shipment)
-        self._orders[doc["id"]] = _Order(doc, now, grams)
+        # Counted in bytes too: one order may carry up to a 1 MiB body of customData.
+        size = len(json.dumps(doc))
+        self._orders[doc["id"]] = _Order(doc, now, grams, size)
+        self._order_bytes += size
         self._creates[partner_order_id or ""] += 1
-        while len(self._orders) > self.max_orders:
+        while len(self._orders) > 1 and self._over_budget():  # never the new one
             self._forget(next(iter(self._orders)))
         # Creation is not a status change: the 201 already tells it, so nothing is notified.
         return copy.deepcopy(doc)
@@ -297,8 +306,13 @@ class SandboxState:
         if self.on_status is not None:
             self.on_status(copy.deepcopy(order.doc))
 
+    def _over_budget(self) -> bool:
+        return len(self._orders) > self.max_orders or self._order_bytes > self.max_order_bytes
+
     def _forget(self, order_id: str) -> None:
-        partner_order_id = self._orders.pop(order_id).doc.get("partnerOrderID") or ""
+        order = self._orders.pop(order_id)
+        self._order_bytes -= order.size
+        partner_order_id = order.doc.get("partnerOrderID") or ""
         self._creates[partner_order_id] -= 1
         if self._creates[partner_order_id] <= 0:
             del self._creates[partner_order_id]

@@ -124,5 +124,18 @@ def test_orders_are_capped_oldest_first(recipient: dict[str, Any]) -> None:
     assert len(state._creates) == 3
 
 
+def test_orders_are_capped_in_bytes(recipient: dict[str, Any]) -> None:
+    state = SandboxState(clock=SandboxClock(), max_order_bytes=300_000)
+    body = {"recipient": recipient, "items": [{"productId": "mug", "quantity": 1}]}
+    ids = [
+        state.create_order({**body, "customData": {"pad": "x" * 100_000}})["id"] for _ in range(5)
+    ]
+    assert state.order_ids() == ids[3:]  # two of ~100 kB each fit in 300 kB, plus the new one
+    assert 200_000 < state._order_bytes <= 300_000
+    alone = SandboxState(clock=SandboxClock(), max_order_bytes=10)
+    only = alone.create_order(body)["id"]
+    assert alone.order_ids() == [only]  # the order just created is always kept
+
+
 async def test_notification_records_are_bounded(sandbox: SandboxServer) -> None:
     assert sandbox._notifier.records.maxlen == 10_000
