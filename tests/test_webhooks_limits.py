@@ -12,6 +12,9 @@ import asyncio
 import gc
 import json
 import logging
+import pathlib
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -438,3 +441,49 @@ async def test_a_body_in_time_is_served_and_bad_body_timeouts_are_refused() -> N
     for bad in (0, -1, float("inf"), True, "5"):
         with pytest.raises(ValueError, match="body_timeout"):
             aiohttp_handler(calls, body_timeout=bad)  # type: ignore[arg-type]
+
+
+# -- the issue's scenario, measured as the operating system sees it -------------------
+
+_RSS_SCRIPT = """
+import asyncio, json, resource, sys
+from digipix_async.webhooks import NotificationReceiver
+
+async def main() -> None:
+    async def on_status(event): pass
+    receiver = NotificationReceiver(on_status)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    answers = set()
+    for i in range(2_000):
+        order_id = f"{i:060000d}"  # a 60 kB id, as in the issue: refused
+        body = json.dumps({"id": order_id, "status": "SHIPPED"})
+        answers.add((await receiver.handle(body, {})).status)
+        await asyncio.sleep(0)
+    for i in range(12_000):  # past the 10,000 entries of the default store
+        order_id = f"{i:0256d}"  # the longest id accepted: remembered, within bounds
+        body = json.dumps({"id": order_id, "status": "SHIPPED"})
+        answers.add((await receiver.handle(body, {})).status)
+        await asyncio.sleep(0)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"answers": sorted(answers), "growth_kib": after - before}))
+
+asyncio.run(main())
+"""
+
+
+def test_long_ids_do_not_grow_the_process() -> None:
+    # In a subprocess: peak RSS (ru_maxrss, KiB on Linux) belongs to it alone.
+    # Before the fix the 2,000 ids of 60 kB were all kept: 115 MB.
+    done = subprocess.run(
+        [sys.executable, "-c", _RSS_SCRIPT],
+        cwd=pathlib.Path(__file__).parents[1],  # this checkout's digipix_async
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+
+    assert result["answers"] == [200, 400]
+    # The default store's bound is 4 MiB; the rest is the allocator's slack.
+    assert result["growth_kib"] < 16 * 1024
