@@ -21,6 +21,7 @@ from digipix_async._errors import (
     UnprocessableEntityError,
     ValidationError,
 )
+from digipix_async._raw import APIResponse
 from digipix_async.models import (
     ItemPart,
     Order,
@@ -41,6 +42,7 @@ __version__ = _version("digipix_async")
 
 __all__ = [
     "APIConnectionError",
+    "APIResponse",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",

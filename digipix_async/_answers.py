@@ -8,6 +8,7 @@ token grant. Every text that leaves here has the secrets it was given redacted.
 from __future__ import annotations
 
 import email.utils
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,11 +23,32 @@ from digipix_async._errors import (
 from digipix_async._json import dumps, loads
 from digipix_async._sansio import TOKEN_PATH, Request, Response, TokenGrant
 
-__all__ = ["error_from_response", "not_expected", "parse_grant", "parse_retry_after", "redact"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "error_from_response",
+    "not_expected",
+    "parse_grant",
+    "parse_retry_after",
+    "redact",
+    "request_id",
+]
 
 # Descriptions are for humans; a proxy's 50 kB HTML error page is not.
 _MAX_DESCRIPTION = 500
 _REDACTED = "[redacted]"
+
+
+#: The header a server names its request by; quoted in errors and raw responses.
+REQUEST_ID_HEADER = "X-Request-Id"
+# The order's id as the body spells it, found without parsing a body that cannot
+# be parsed: "id" as a top-level-looking key with a string value.
+_ORDER_ID = re.compile(rb'"id"\s*:\s*"([A-Za-z0-9_-]{1,64})"')
+
+
+def request_id(response: Response) -> str | None:
+    """Return the server's id for this request (bounded: it is quoted in errors)."""
+    value = response.headers.get(REQUEST_ID_HEADER)
+    return value[:128] if value else None
 
 
 def not_expected(
@@ -36,15 +58,39 @@ def not_expected(
     *,
     secrets: Iterable[str],
 ) -> APIResponseValidationError:
-    """Return the error for a 2xx answer that cannot be read (secrets redacted)."""
+    """Return the error for a 2xx answer that cannot be read (secrets redacted).
+
+    A create-order's 2xx means the order exists and will be printed, whatever the
+    body looks like: the error says so, with the partner order id, the raw body and
+    the order id when one can be found, so nobody places the order again.
+    """
+    body = redact(response.body[:2000].decode("utf-8", "replace"), secrets)
+    where = f"{request.method} {request.path}"
+    if request.creates_order:
+        found = _ORDER_ID.search(response.body)
+        order_id = found.group(1).decode() if found else None
+        return APIResponseValidationError(
+            redact(
+                f"{where}: the order WAS CREATED (HTTP {response.status}"
+                f"{f', id {order_id!r}' if order_id else ''}, partner order id "
+                f"{request.partner_order_id!r}) but its answer cannot be read: {problem}. "
+                "Do not place it again; look it up by its id or in the Digipix dashboard",
+                secrets,
+            ),
+            status=response.status,
+            body=body,
+            path=request.path,
+            order_created=True,
+            partner_order_id=request.partner_order_id,
+            order_id=order_id,
+            request_id=request_id(response),
+        )
     return APIResponseValidationError(
-        redact(
-            f"{request.method} {request.path}: the answer cannot be read: {problem}",
-            secrets,
-        ),
+        redact(f"{where}: the answer cannot be read: {problem}", secrets),
         status=response.status,
-        body=redact(response.body[:2000].decode("utf-8", "replace"), secrets),
+        body=body,
         path=request.path,
+        request_id=request_id(response),
     )
 
 
@@ -167,6 +213,7 @@ def error_from_response(
         "path": request.path,
         "attempts": attempts,
         "retry_after": parse_retry_after(response.headers.get("Retry-After")),
+        "request_id": request_id(response),
     }
     if not request.needs_token and 400 <= response.status < 500 and response.status != 429:
         code = parsed.get("error") if isinstance(parsed, Mapping) else None

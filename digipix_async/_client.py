@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import copy
 import enum
+import functools
 import logging
 import os
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 import attrs
 
 from digipix_async import _converter, _json
-from digipix_async._answers import error_from_response, not_expected, parse_grant
+from digipix_async._answers import error_from_response, not_expected, parse_grant, request_id
 from digipix_async._auth import TokenRefresher
 from digipix_async._config import (
     DEFAULT_SCOPES,
@@ -36,6 +37,7 @@ from digipix_async._errors import (
     PermissionDeniedError,
 )
 from digipix_async._log import log
+from digipix_async._raw import APIResponse, RawResponses
 from digipix_async._retry import Retries, pause
 from digipix_async._sansio import (
     TOKEN_PATH,
@@ -189,6 +191,7 @@ class DigipixClient:
         if max_retries is not None:
             derived._retry = attrs.evolve(self._retry, max_retries=max_retries)
         derived._owner = False
+        derived.__dict__.pop("with_raw_response", None)  # bound to this client, not the copy
         derived._bind_resources()
         return derived
 
@@ -258,6 +261,10 @@ class DigipixClient:
     def _call(self, request: Request, result_type: type[T]) -> Coroutine[Any, Any, T]:
         """Check that ``request`` may go; return the coroutine that sends it and
         reads its JSON answer as ``result_type``."""
+        self._check_scope(request)
+        return self._send(request, _converter.response_reader(result_type))
+
+    def _check_scope(self, request: Request) -> None:
         self._check_open()
         if request.scope is not None and request.scope not in self._scopes:
             raise PermissionDeniedError(
@@ -269,9 +276,40 @@ class DigipixClient:
                 path=request.path,
                 attempts=0,
             )
-        return self._send(request, _converter.response_reader(result_type))
 
-    async def _send(self, request: Request, read: Callable[[Response], T]) -> T:
+    def _call_raw(
+        self, request: Request, result_type: type[T]
+    ) -> Coroutine[Any, Any, APIResponse[T]]:
+        """`_call` for ``with_raw_response``: the same call, the answer as it came."""
+        self._check_scope(request)
+        return self._send(request, _converter.response_reader(result_type), raw=True)
+
+    @functools.cached_property
+    def with_raw_response(self) -> RawResponses:
+        """The resources, answering with `APIResponse` (status, headers, body...) instead.
+
+        ``await client.with_raw_response.orders.get(order_id)``; ``.parse()`` gives
+        the model. It shares this client's pool and token, like `with_options`.
+        """
+        raw = copy.copy(self)
+        raw.__dict__.pop("with_raw_response", None)
+        raw._owner = False
+        raw._call = raw._call_raw  # type: ignore[method-assign,assignment]
+        raw._bind_resources()
+        return RawResponses(raw)
+
+    @overload
+    async def _send(
+        self, request: Request, read: Callable[[Response], T], raw: Literal[False] = False
+    ) -> T: ...
+    @overload
+    async def _send(
+        self, request: Request, read: Callable[[Response], T], raw: Literal[True]
+    ) -> APIResponse[T]: ...
+
+    async def _send(
+        self, request: Request, read: Callable[[Response], T], raw: bool = False
+    ) -> T | APIResponse[T]:
         """Send ``request`` until it succeeds or fails for good; ``read`` its answer.
 
         A request that `needs_token` carries the current token on each attempt, and
@@ -279,6 +317,7 @@ class DigipixClient:
         itself is raised as it is: it was retried by its own call and is no failure
         of this request (a create-order whose token could not be had was never sent).
         One deadline bounds everything: token waits, attempts and retry waits.
+        With ``raw``, the answer is handed over as an `APIResponse` instead.
         """
         total = self._timeout.total
         deadline = time.monotonic() + total
@@ -310,7 +349,9 @@ class DigipixClient:
                         response = await shared.transport.send(
                             request.method,
                             self._base_url + request.path,
-                            headers=self._headers.get(token),
+                            headers=self._headers.get(token)
+                            if request.headers is None
+                            else {**self._headers.get(token), **request.headers},
                             body=body,
                             # Within the time left, so a request stuck in the pool
                             # queue is reported as never sent.
@@ -347,6 +388,16 @@ class DigipixClient:
                     number += 1
         except DeadlineExceeded:
             raise deadline_error(request, phase, number, total) from None
+        if raw:
+            return APIResponse(
+                status=response.status,
+                headers=response.headers,
+                body=response.body,
+                request_id=request_id(response),
+                elapsed=time.monotonic() - (deadline - total),
+                attempts=number,
+                reader=read,
+            )
         try:
             return read(response)
         except ValueError as exc:  # bad JSON or a StructureError

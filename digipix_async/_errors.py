@@ -85,8 +85,9 @@ class APIStatusError(DigipixError):
     """The server answered with an error status.
 
     ``body`` is the parsed JSON (or the text when it is not JSON), ``description``
-    the server's own words about the error, ``headers`` the response headers and
-    ``retry_after`` the seconds its ``Retry-After`` header asked for, if any.
+    the server's own words about the error, ``headers`` the response headers,
+    ``retry_after`` the seconds its ``Retry-After`` header asked for, if any, and
+    ``request_id`` the server's ``X-Request-Id`` (quote it to Digipix support).
     """
 
     def __init__(
@@ -100,9 +101,11 @@ class APIStatusError(DigipixError):
         path: str = "",
         attempts: int = 1,
         retry_after: float | None = None,
+        request_id: str | None = None,
     ) -> None:
         where = f" ({method} {path})" if method else ""
         super().__init__(f"{status}{where}: {description}")
+        self.request_id = request_id
         self.status = status
         self.description = description
         self.body = body
@@ -164,13 +167,34 @@ class InternalServerError(APIStatusError):
 
 
 class APIResponseValidationError(DigipixError):
-    """A 2xx answer whose body is not the JSON the model expects."""
+    """A 2xx answer that cannot be read: not JSON, truncated, too large, no identity fields.
 
-    def __init__(self, message: str, *, status: int, body: Any = None, path: str = "") -> None:
+    For a create-order, ``order_created`` is True: the server said it created the
+    order (do NOT place it again). ``partner_order_id`` is the one that was sent,
+    ``order_id`` the order's id when it could be found in the body, ``body`` the
+    raw answer (secrets redacted), ``request_id`` the server's request id.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        body: Any = None,
+        path: str = "",
+        order_created: bool = False,
+        partner_order_id: str | None = None,
+        order_id: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
         self.path = path
+        self.order_created = order_created
+        self.partner_order_id = partner_order_id
+        self.order_id = order_id
+        self.request_id = request_id
 
 
 class OrderOutcomeUnknownError(DigipixError):

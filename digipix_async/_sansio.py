@@ -72,6 +72,8 @@ class Request(NamedTuple):
     retry: RetrySafety = RetrySafety.IDEMPOTENT
     creates_order: bool = False
     partner_order_id: str | None = None
+    #: The caller's extra headers (``extra_headers=``), merged last; None for none.
+    headers: Mapping[str, str] | None = None
 
     @property
     def needs_token(self) -> bool:

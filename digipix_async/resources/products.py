@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from digipix_async import _endpoints
+from digipix_async._options import RequestOptions, with_options
 from digipix_async.models import Product
 from digipix_async.resources._base import Caller
 
@@ -15,10 +18,12 @@ class Products:
     def __init__(self, client: Caller) -> None:
         self._client = client
 
-    async def list(self) -> list[Product]:
+    async def list(self, **options: Unpack[RequestOptions]) -> list[Product]:
         """Return every product (``GET /v1/products``)."""
-        return await self._client._call(_endpoints.list_products(), list[Product])
+        request = with_options(_endpoints.list_products(), options)
+        return await self._client._call(request, list[Product])
 
-    async def get(self, product_id: str) -> Product:
+    async def get(self, product_id: str, **options: Unpack[RequestOptions]) -> Product:
         """Return one product by id (``GET /v1/products/{productId}``)."""
-        return await self._client._call(_endpoints.get_product(product_id), Product)
+        request = with_options(_endpoints.get_product(product_id), options)
+        return await self._client._call(request, Product)
