@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -31,6 +32,8 @@ class SlowCreator:
         self.creates: collections.Counter[str] = collections.Counter()
         self.order_ids: dict[str, str] = {}
         self.requests = 0
+        #: Called with (partner order id, raw body) as each create arrives.
+        self.on_create: Callable[[str, bytes], None] | None = None
         self.refused = 0
         self.peak = 0
         self._serving = 0
@@ -49,8 +52,11 @@ class SlowCreator:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
-        body: dict[str, Any] = await request.json()
+        raw = await request.read()
+        body: dict[str, Any] = json.loads(raw)
         partner_order_id = body.get("partnerOrderID") or ""
+        if self.on_create is not None:
+            self.on_create(partner_order_id, raw)
         if self.refuse_first > 0 or (
             self.max_concurrent is not None and self._serving >= self.max_concurrent
         ):
