@@ -148,7 +148,13 @@ def export_lines(sandbox: SandboxServer) -> str:
     return "\n".join(lines)
 
 
-async def _serve(sandbox: SandboxServer) -> None:
+_FIXED_HINT = (
+    "# These credentials are new at every start; to keep them across restarts pass\n"
+    "# --client-id/--client-secret or set DIGIPIX_SANDBOX_CLIENT_ID/_CLIENT_SECRET."
+)
+
+
+async def _serve(sandbox: SandboxServer, *, fixed: bool = True) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -158,6 +164,8 @@ async def _serve(sandbox: SandboxServer) -> None:
     async with sandbox:
         print(f"Digipix sandbox listening on {sandbox.base_url}", flush=True)
         print(export_lines(sandbox), flush=True)
+        if not fixed:
+            print(_FIXED_HINT, flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         await stop.wait()
     print("Digipix sandbox stopped.", flush=True)
@@ -173,7 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(sandbox))
+        fixed = bool(args.client_id or os.environ.get("DIGIPIX_SANDBOX_CLIENT_ID")) and bool(
+            args.client_secret or os.environ.get("DIGIPIX_SANDBOX_CLIENT_SECRET")
+        )
+        asyncio.run(_serve(sandbox, fixed=fixed))
     except KeyboardInterrupt:
         pass
     except OSError as exc:  # the port is taken, the host is not ours...

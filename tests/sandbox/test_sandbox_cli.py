@@ -134,6 +134,7 @@ async def test_cli_prints_ready_to_paste_exports(http: aiohttp.ClientSession) ->
         exports = _exports(lines)
         assert sorted(exports) == ["DIGIPIX_BASE_URL", "DIGIPIX_CLIENT_ID", "DIGIPIX_CLIENT_SECRET"]
         assert exports["DIGIPIX_CLIENT_ID"] == "dev-id"
+        assert not any("DIGIPIX_SANDBOX" in line for line in lines)  # no hint: they are fixed
         assert exports["DIGIPIX_CLIENT_SECRET"] == secret
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", exports["DIGIPIX_BASE_URL"])
         # What a shell makes of the pasted lines is exactly the credentials.
@@ -182,6 +183,7 @@ async def test_cli_without_credentials_generates_them() -> None:
     exports = _exports(lines)
     assert exports["DIGIPIX_CLIENT_ID"].startswith("sandbox-")
     assert len(exports["DIGIPIX_CLIENT_SECRET"]) >= 24
+    assert any("DIGIPIX_SANDBOX_CLIENT_ID" in line for line in lines)  # how to keep them
 
 
 async def test_cli_rate_limit_rps(http: aiohttp.ClientSession) -> None:
