@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import collections
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import aclosing
 from typing import Any
 
 import pytest
 
+from digipix_async import RateLimitError
+from digipix_async._sansio import Request
 from digipix_async.resources._bulk import BulkResult, run_bulk
+from digipix_async.resources._concurrency import AdaptiveWindow
+from digipix_async.resources.quotes import Quotes
 
 
 class Recorder:
@@ -118,3 +123,130 @@ async def test_cancelling_the_consumer_cancels_the_calls() -> None:
 
     assert call.cancelled == 5
     assert call.running == 0
+
+
+# -- adaptive concurrency (AIMD) ---------------------------------------------------------
+
+
+class Capacity:
+    """A fake call served at most ``capacity`` at a time, refusing the rest with 429."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.serving = 0
+        self.refused = 0
+        self.served: collections.Counter[int] = collections.Counter()
+
+    async def __call__(self, *, n: int) -> int:
+        if self.serving >= self.capacity:
+            self.refused += 1
+            raise RateLimitError("busy", status=429, retry_after=0)
+        self.serving += 1
+        try:
+            await asyncio.sleep(0.001)
+            self.served[n] += 1
+            return n
+        finally:
+            self.serving -= 1
+
+
+def test_the_window_starts_slow_and_doubles_until_the_first_throttle() -> None:
+    window = AdaptiveWindow(64)
+
+    assert window.size == 8
+    for _ in range(8 + 16):
+        window.observe(throttled=False, in_flight=0)
+    assert window.size == 32
+    for _ in range(32 + 64):
+        window.observe(throttled=False, in_flight=0)
+    assert window.size == 64  # never above the maximum
+    window.observe(throttled=True, in_flight=63)
+    assert window.size == 32
+    for _ in range(32):  # slow start is over: one more per window of successes
+        window.observe(throttled=False, in_flight=0)
+    assert window.size == 33
+
+
+def test_the_window_halves_once_per_round_and_grows_by_one_per_window() -> None:
+    window = AdaptiveWindow(16)
+    for _ in range(8):
+        window.observe(throttled=False, in_flight=0)
+    assert window.size == 16
+
+    window.observe(throttled=True, in_flight=15)
+    assert window.size == 8
+    for _ in range(15):  # the calls already in flight met the same overload
+        window.observe(throttled=True, in_flight=7)
+    assert window.size == 8
+    window.observe(throttled=True, in_flight=7)  # a new round: halve again
+    assert window.size == 4
+    for _ in range(10):
+        window.observe(throttled=True, in_flight=0)
+    assert window.size == 1  # never below one
+    for _ in range(1 + 2 + 3):  # a window of successes each: 1 -> 2 -> 3 -> 4
+        window.observe(throttled=False, in_flight=0)
+    assert window.size == 4
+    for _ in range(200):
+        window.observe(throttled=False, in_flight=0)
+    assert window.size == 16  # never above the maximum
+
+
+def test_the_clients_count_of_429s_halves_the_window() -> None:
+    seen = [0]
+    window = AdaptiveWindow(8, lambda: seen[0])
+
+    window.observe(throttled=False, in_flight=3)
+    assert window.size == 8
+    seen[0] += 2  # the client's retries absorbed two 429s: no call failed
+    window.observe(throttled=False, in_flight=3)
+    assert window.size == 4
+
+
+async def test_a_job_converges_on_the_servers_capacity_and_no_input_fails() -> None:
+    server = Capacity(4)
+
+    results = await collect(run_bulk(server, ({"n": n} for n in range(300)), concurrency=32))
+
+    assert all(result.ok for result in results)
+    assert sorted(result.value for result in results) == list(range(300))
+    assert set(server.served.values()) == {1}
+    # A fixed window of 32 meets ~28 refusals per round of 4 (about 2,000 in all).
+    assert server.refused < 100
+
+
+async def test_an_input_refused_too_often_is_reported() -> None:
+    async def always_busy(*, n: int) -> int:
+        raise RateLimitError("busy", status=429, retry_after=0)
+
+    results = await collect(run_bulk(always_busy, [{"n": 1}], concurrency=2, rate_limit_retries=3))
+
+    assert [type(result.error) for result in results] == [RateLimitError]
+
+
+async def test_create_many_follows_the_clients_throttle_count() -> None:
+    class Stub:
+        """A client as resources see it: every call answers, and 429s were absorbed."""
+
+        def __init__(self) -> None:
+            self.throttled = 0
+
+        def _throttle_count(self) -> int:
+            return self.throttled
+
+        def _call(self, request: Request, result_type: type[Any]) -> Coroutine[Any, Any, Any]:
+            async def answer() -> Any:
+                self.throttled += 1  # each call met (and survived) one 429
+                await asyncio.sleep(0.001)
+                return []
+
+            return answer()
+
+    quotes = Quotes(Stub())
+    carts = [{"zip_code": "01311100", "items": [{"product_id": "p", "quantity": 1}]}] * 20
+
+    async with quotes.create_many(carts, concurrency=8) as results:
+        assert results.concurrency == 8
+        answered = [result async for result in results]
+
+    assert len(answered) == 20
+    assert results.concurrency < 8

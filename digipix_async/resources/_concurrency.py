@@ -15,6 +15,11 @@ class AdaptiveWindow:
     ended in `RateLimitError`) halves the window; every full window of successes
     without one grows it by one, back up to ``maximum``.
 
+    Like TCP it begins with a slow start: ``INITIAL`` calls, doubled by every
+    window of successes until the first throttle. A job of ``concurrency=64``
+    against a server that serves 4 at once would otherwise open with 60 refusals;
+    against a server with room it reaches 64 after 8 + 16 + 32 calls.
+
     The calls already in flight when the window shrank met the same overload, so
     their throttles do not halve it again: after a decrease the next ``in_flight``
     completions may only keep it where it is (once per round trip, as TCP does).
@@ -24,9 +29,12 @@ class AdaptiveWindow:
     bulk job as errors but tell as clearly that the server is at its limit.
     """
 
+    INITIAL = 8
+
     def __init__(self, maximum: int, throttle_count: Callable[[], int] | None = None) -> None:
         self.maximum = maximum
-        self.size = maximum
+        self.size = min(maximum, self.INITIAL)
+        self._slow_start = True
         self._count = throttle_count
         self._seen = throttle_count() if throttle_count is not None else 0
         self._successes = 0
@@ -46,11 +54,13 @@ class AdaptiveWindow:
             self._hold -= 1
         if throttled:
             self._successes = 0
+            self._slow_start = False
             if not holding:
                 self.size = max(1, self.size // 2)
                 self._hold = in_flight
             return
         self._successes += 1
         if self._successes >= self.size and self.size < self.maximum:
-            self.size += 1
+            grown = self.size * 2 if self._slow_start else self.size + 1
+            self.size = min(grown, self.maximum)
             self._successes = 0
