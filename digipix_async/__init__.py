@@ -1,6 +1,6 @@
 """asyncio-native SDK for the Digipix photo-lab API."""
 
-from importlib.metadata import version as _version
+from typing import Any
 
 from digipix_async._client import DigipixClient
 from digipix_async._config import Limits, RetryPolicy, Timeout
@@ -38,7 +38,6 @@ from digipix_async.models import (
 )
 from digipix_async.resources import BulkResult
 
-__version__ = _version("digipix_async")
 
 __all__ = [
     "APIConnectionError",
@@ -76,3 +75,18 @@ __all__ = [
     "ValidationError",
     "__version__",
 ]
+
+#: The installed version; read from the package metadata on first use (see below).
+__version__: str
+
+
+def __getattr__(name: str) -> Any:
+    # importlib.metadata is read on first use only: it is a noticeable share of the
+    # import time, and most programs never look at the version.
+    if name == "__version__":
+        from importlib.metadata import version
+
+        value = version("digipix_async")
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module 'digipix_async' has no attribute {name!r}")

@@ -89,6 +89,14 @@ class TokenRefresher:
         state = "none" if self._current is None else "held"
         return f"<TokenRefresher token={state} refreshing={self._inflight is not None}>"
 
+    def held(self) -> str | None:
+        """Return the token held now, whatever its phase (the one a refresh replaces)."""
+        return self._current.value if self._current is not None else None
+
+    def forget_refresh(self) -> None:
+        """Drop a refresh started in an event loop that is gone; the token is kept."""
+        self._inflight = None
+
     def usable(self) -> str | None:
         """Return the current token if callers may use it now, else None (no waiting).
 

@@ -6,6 +6,7 @@ on 401 -> decipher -> structure into models.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import enum
 import functools
@@ -22,11 +23,14 @@ from digipix_async import _converter, _json
 from digipix_async._answers import error_from_response, not_expected, parse_grant, request_id
 from digipix_async._auth import TokenRefresher
 from digipix_async._config import (
+    DEFAULT_MAX_RESPONSE_SIZE,
     DEFAULT_SCOPES,
     Limits,
     RetryPolicy,
     Timeout,
+    check_app_info,
     check_scopes,
+    check_ssl,
     resolve_base_url,
 )
 from digipix_async._deadline import DeadlineExceeded, Deadlines
@@ -36,9 +40,11 @@ from digipix_async._errors import (
     APITimeoutError,
     PermissionDeniedError,
 )
+from digipix_async._fleet import SharedTokens
+from digipix_async._limits import Gate
 from digipix_async._log import log
 from digipix_async._raw import APIResponse, RawResponses
-from digipix_async._retry import Retries, pause
+from digipix_async._retry import Retries, pause, pause_asked
 from digipix_async._sansio import (
     TOKEN_PATH,
     Phase,
@@ -50,10 +56,13 @@ from digipix_async._sansio import (
     deadline_error,
     verdict,
 )
-from digipix_async._transport import USER_AGENT, AiohttpTransport
+from digipix_async._transport import AiohttpTransport, user_agent
 from digipix_async.resources import Orders, Products, Quotes
+from digipix_async.stores import Store, namespace_for
 
 if TYPE_CHECKING:
+    from ssl import SSLContext
+
     import aiohttp
 
 __all__ = ["DigipixClient"]
@@ -75,6 +84,14 @@ class _Shared:
     owns_transport: bool = True
     #: The 429 answers seen so far: bulk runners halve their concurrency on a new one.
     throttled: int = 0
+    gate: Gate = attrs.field(init=False)
+    store: Store | None = None
+    namespace: str = ""
+    tokens: SharedTokens | None = None
+    #: The token a 401 refused last: a fleet's store may still hand it out.
+    refused: str | None = None
+    #: The event loop the pool and the token refresh belong to (see `_bind_loop`).
+    loop: asyncio.AbstractEventLoop | None = None
     deadlines: Deadlines = attrs.Factory(Deadlines)
     state: _State = _State.OPEN
 
@@ -88,16 +105,16 @@ class _Headers:
     even on the GETs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, user_agent: str) -> None:
+        self._user_agent = user_agent
         self._token: str | None = None
         self._headers = self._build(None)
 
-    @staticmethod
-    def _build(token: str | None) -> Mapping[str, str]:
+    def _build(self, token: str | None) -> Mapping[str, str]:
         headers = {
             "Accept": "application/json",
             "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
+            "User-Agent": self._user_agent,
         }
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -134,9 +151,16 @@ class DigipixClient:
         max_retries: int = 3,
         max_connections: int = 100,
         session: aiohttp.ClientSession | None = None,
+        trust_env: bool = True,
+        ssl: SSLContext | bool | None = None,
+        app_info: tuple[str, str] | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
         retry_policy: RetryPolicy | None = None,
         transport: Transport | None = None,
+        rate_limit: float | None = None,
+        store: Store | None = None,
+        strict_responses: bool = False,
     ) -> None:
         if not client_id or not isinstance(client_id, str):
             raise ValueError("client_id is required (or use DigipixClient.from_env())")
@@ -150,19 +174,40 @@ class DigipixClient:
         self._retry = retry_policy or RetryPolicy(max_retries=max_retries)
         if transport is not None and (session is not None or trace_configs):
             raise ValueError("give transport or session/trace_configs, not both")
+        # Checked even when a transport is given: a bad option is an error at once.
+        limits = Limits(max_connections=max_connections, max_response_size=max_response_size)
+        tls = check_ssl(ssl)
         self._shared = _Shared(
             transport
             or AiohttpTransport(
                 session=session,
-                limits=Limits(max_connections=max_connections),
+                limits=limits,
                 trace_configs=trace_configs,
+                trust_env=bool(trust_env),
+                ssl=tls,
             ),
             TokenRefresher(self._fetch_token),
             owns_transport=transport is None,
         )
-        self._headers = _Headers()
+        self._configure_limits(rate_limit, store)
+        self._strict = bool(strict_responses)
+        self._headers = _Headers(user_agent(check_app_info(app_info)))
         self._owner = True
         self._bind_resources()
+
+    def _configure_limits(self, rate_limit: float | None, store: Store | None) -> None:
+        if store is not None and not isinstance(store, Store):
+            raise TypeError(f"store must be a MemoryStore or RedisStore, got {store!r}")
+        # The store's keys: a hash of who the client is, never of its secret.
+        namespace = namespace_for(self._client_id, self._base_url, self._scopes)
+        shared = self._shared
+        shared.store = store
+        shared.namespace = namespace
+        shared.gate = Gate(rate_limit=rate_limit, store=store, namespace=namespace)
+        if store is not None:
+            shared.tokens = SharedTokens(
+                store, namespace, self._request_token, lock_ttl=self._timeout.total
+            )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> DigipixClient:
@@ -266,6 +311,9 @@ class DigipixClient:
 
     def _check_scope(self, request: Request) -> None:
         self._check_open()
+        loop = asyncio.get_running_loop()
+        if loop is not self._shared.loop:
+            self._bind_loop(loop)
         if request.scope is not None and request.scope not in self._scopes:
             raise PermissionDeniedError(
                 f"{request.method} {request.path} needs the {request.scope!r} scope, "
@@ -335,6 +383,9 @@ class DigipixClient:
                     if request.needs_token:
                         phase = Phase.TOKEN
                         token = shared.auth.usable() or await shared.auth.token()
+                    if shared.gate.engaged:
+                        phase = Phase.HELD_BACK
+                        await shared.gate.wait(request, deadline, number - 1)
                     phase = Phase.ANSWER
                     started = time.perf_counter() if debug else 0.0
                     remaining = deadline - time.monotonic()
@@ -372,13 +423,16 @@ class DigipixClient:
                             break
                         if answer is Verdict.REFRESH and token is not None:
                             refreshed = True
-                            shared.auth.invalidate(token)
+                            await self._refused(token)
                             continue
                         if response.status == 429:
                             shared.throttled += 1
                         error = error_from_response(
                             request, response, attempts=number, secrets=self._secrets(token)
                         )
+                        pause_for = pause_asked(error)
+                        if pause_for is not None:
+                            await shared.gate.pause(pause_for)
                     retries = retries or Retries(self._retry, request, deadline)
                     step = retries.after(error, number)
                     if not isinstance(step, float):
@@ -403,11 +457,46 @@ class DigipixClient:
         except ValueError as exc:  # bad JSON or a StructureError
             raise not_expected(request, response, exc, secrets=self._secrets(token)) from exc
 
+    def _bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve calls from ``loop`` from now on, if the loop before it is done.
+
+        A bot that calls ``asyncio.run`` twice uses one module-level client from two
+        loops one after the other: the second gets a new pool (the transport opens
+        one per loop) and keeps the token. Two loops running at once (two threads)
+        would share a pool and a refresh task neither can use: refused, before
+        anything is sent.
+        """
+        shared = self._shared
+        previous = shared.loop
+        if previous is not None and previous.is_running() and not previous.is_closed():
+            raise RuntimeError(
+                "this DigipixClient is in use by another running event loop (another "
+                "thread?); create one client per event loop"
+            )
+        shared.loop = loop
+        if previous is not None:
+            shared.auth.forget_refresh()
+
+    async def _refused(self, token: str) -> None:
+        """Forget a token a 401 refused, here and (if still the same) in the fleet's store."""
+        shared = self._shared
+        shared.auth.invalidate(token)
+        shared.refused = token
+        if shared.store is not None:
+            await shared.store.invalidate_token(shared.namespace, token)
+
     def _secrets(self, token: str | None) -> tuple[str, ...]:
         """Return what no error text may quote: the client secret and the token in use."""
         return (self._client_secret, token) if token else (self._client_secret,)
 
     async def _fetch_token(self) -> TokenGrant:
+        """Return a new token: the fleet's when a store is shared, else one requested."""
+        shared = self._shared
+        if shared.tokens is None:
+            return await self._request_token()
+        return await shared.tokens.fetch(shared.auth.held() or shared.refused)
+
+    async def _request_token(self) -> TokenGrant:
         """Request a token (client credentials); retried like any idempotent call."""
         request = Request(
             "POST",

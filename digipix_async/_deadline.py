@@ -2,7 +2,8 @@
 
 Every call is bounded by one deadline. ``asyncio.timeout`` (or aiohttp's total
 timeout) would arm a loop timer for each call and cancel it afterwards, which
-at thousands of calls a second is about a tenth of a call's CPU. Here the calls
+at thousands of calls a second costs a measurable share of a call's CPU (see
+benchmarks/README.md for today's figure). Here the calls
 whose deadlines fall in the same slot (``RESOLUTION`` seconds wide) share one
 timer, so guarding a call costs a set insert and a set removal. A deadline is
 enforced up to one slot late, never early.
@@ -63,7 +64,12 @@ class Deadlines:
             task = asyncio.current_task()
             if task is None:
                 raise RuntimeError("a deadline guard needs a running asyncio task")
-            self._loop = task.get_loop()
+            loop = task.get_loop()
+            if loop is not self._loop:
+                # Timers armed in another loop (one that has ended) never fire here:
+                # a deadline joining one of their slots would never strike.
+                self._slots = {}
+            self._loop = loop
             self._thread = threading.get_ident()
         return task
 

@@ -21,7 +21,7 @@ from digipix_async._errors import APIConnectionError, APIStatusError, DigipixErr
 from digipix_async._log import log
 from digipix_async._sansio import Request, RetrySafety, unknown_outcome
 
-__all__ = ["Retries", "is_transient", "pause", "set_testing"]
+__all__ = ["Retries", "is_transient", "pause", "pause_asked", "set_testing"]
 
 _TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 _waits_enabled = True
@@ -41,6 +41,21 @@ async def pause(seconds: float) -> None:
     """Sleep before the next attempt (not at all in testing mode)."""
     if _waits_enabled:
         await asyncio.sleep(seconds)
+
+
+#: The answers whose Retry-After pauses the whole client, not just the call.
+_PAUSING_STATUSES = frozenset({429, 503})
+
+
+def pause_asked(error: APIStatusError) -> float | None:
+    """Return the seconds ``error`` asks the whole client to pause, or None.
+
+    A 429 or 503 with ``Retry-After`` speaks of the server's state, not of one
+    request: every request of the client (and of its fleet) waits it out.
+    """
+    if error.retry_after is not None and error.status in _PAUSING_STATUSES:
+        return error.retry_after
+    return None
 
 
 def is_transient(error: DigipixError, safety: RetrySafety) -> bool:

@@ -167,6 +167,7 @@ class Phase(enum.Enum):
     """What a call is waiting for; a deadline that strikes is described by it."""
 
     TOKEN = "token"  # noqa: S105 - a phase, not a password
+    HELD_BACK = "held back"  #: by the client's pause or rate limit, before sending
     ANSWER = "answer"
     RETRY_WAIT = "retry wait"
 
