@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, overload
 
 import attrs
 
-from digipix_async import _converter, _json
+from digipix_async import _converter, _json, _tracing
 from digipix_async._answers import error_from_response, not_expected, parse_grant, request_id
 from digipix_async._auth import TokenRefresher
 from digipix_async._config import (
@@ -307,7 +307,14 @@ class DigipixClient:
         """Check that ``request`` may go; return the coroutine that sends it and
         reads its JSON answer as ``result_type``."""
         self._check_scope(request)
+        if _tracing.enabled():
+            return self._traced(request, _converter.response_reader(result_type), False)
         return self._send(request, _converter.response_reader(result_type))
+
+    async def _traced(self, request: Request, read: Callable[[Response], T], raw: bool) -> Any:
+        """`_send` inside a CLIENT span (only when the application set a tracer provider)."""
+        with _tracing.call_span(request, self._base_url) as span:
+            return await self._send(request, read, raw, span)  # type: ignore[call-overload]
 
     def _check_scope(self, request: Request) -> None:
         self._check_open()
@@ -330,6 +337,8 @@ class DigipixClient:
     ) -> Coroutine[Any, Any, APIResponse[T]]:
         """`_call` for ``with_raw_response``: the same call, the answer as it came."""
         self._check_scope(request)
+        if _tracing.enabled():
+            return self._traced(request, _converter.response_reader(result_type), True)
         return self._send(request, _converter.response_reader(result_type), raw=True)
 
     @functools.cached_property
@@ -348,15 +357,23 @@ class DigipixClient:
 
     @overload
     async def _send(
-        self, request: Request, read: Callable[[Response], T], raw: Literal[False] = False
+        self,
+        request: Request,
+        read: Callable[[Response], T],
+        raw: Literal[False] = False,
+        span: Any = None,
     ) -> T: ...
     @overload
     async def _send(
-        self, request: Request, read: Callable[[Response], T], raw: Literal[True]
+        self, request: Request, read: Callable[[Response], T], raw: Literal[True], span: Any = None
     ) -> APIResponse[T]: ...
 
     async def _send(
-        self, request: Request, read: Callable[[Response], T], raw: bool = False
+        self,
+        request: Request,
+        read: Callable[[Response], T],
+        raw: bool = False,
+        span: Any = None,
     ) -> T | APIResponse[T]:
         """Send ``request`` until it succeeds or fails for good; ``read`` its answer.
 
@@ -365,7 +382,8 @@ class DigipixClient:
         itself is raised as it is: it was retried by its own call and is no failure
         of this request (a create-order whose token could not be had was never sent).
         One deadline bounds everything: token waits, attempts and retry waits.
-        With ``raw``, the answer is handed over as an `APIResponse` instead.
+        With ``raw``, the answer is handed over as an `APIResponse` instead; with
+        ``span`` (an OpenTelemetry span), the attempts and waits are recorded on it.
         """
         total = self._timeout.total
         deadline = time.monotonic() + total
@@ -382,10 +400,17 @@ class DigipixClient:
                 while True:
                     if request.needs_token:
                         phase = Phase.TOKEN
-                        token = shared.auth.usable() or await shared.auth.token()
+                        token = shared.auth.usable()
+                        if token is None:
+                            waited = time.monotonic()
+                            token = await shared.auth.token()
+                            if span is not None:
+                                _tracing.waited(span, "token wait", waited)
                     if shared.gate.engaged:
                         phase = Phase.HELD_BACK
-                        await shared.gate.wait(request, deadline, number - 1)
+                        held = await shared.gate.wait(request, deadline, number - 1)
+                        if span is not None and held > 0:
+                            span.add_event("held back", {"seconds": held})
                     phase = Phase.ANSWER
                     started = time.perf_counter() if debug else 0.0
                     remaining = deadline - time.monotonic()
@@ -415,9 +440,13 @@ class DigipixClient:
                         error = exc
                         if debug:
                             _log_attempt(request, type(exc).__name__, number, started)
+                        if span is not None:
+                            span.set_attribute("digipix.attempts", number)
                     else:
                         if debug:
                             _log_attempt(request, response.status, number, started)
+                        if span is not None:
+                            _tracing.answered(span, response.status, number)
                         answer = verdict(response.status, token=token, refreshed=refreshed)
                         if answer is Verdict.OK:
                             break
@@ -438,6 +467,8 @@ class DigipixClient:
                     if not isinstance(step, float):
                         raise step from (None if step is error else error)
                     phase = Phase.RETRY_WAIT
+                    if span is not None:
+                        span.add_event("retry wait", {"seconds": step, "attempt": number})
                     await pause(step)
                     number += 1
         except DeadlineExceeded:

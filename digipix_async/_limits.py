@@ -73,12 +73,13 @@ class Gate:
         if self._store is not None:
             await self._store.pause_until(self._namespace, until)
 
-    async def wait(self, request: Request, deadline: float, attempts: int) -> None:
+    async def wait(self, request: Request, deadline: float, attempts: int) -> float:
         """Wait until ``request`` may go; `RateLimitError` if that is past ``deadline``.
 
         ``deadline`` is on the monotonic clock; ``attempts`` is how many requests
-        the call has sent so far (for the error).
+        the call has sent so far (for the error). Returns the seconds waited.
         """
+        waited = 0.0
         while True:
             # The pause first: a rate token taken during a pause would be wasted.
             delay = await self._pause_left()
@@ -87,7 +88,7 @@ class Gate:
             if delay <= 0:
                 if self._rate is None and self._store is None:
                     self.engaged = False  # the pause is over; back to the fast path
-                return
+                return waited
             if time.monotonic() + delay > deadline:
                 raise RateLimitError(
                     f"the client may send its next request in {delay:.2f} s (a server's "
@@ -99,6 +100,7 @@ class Gate:
                     retry_after=delay,
                 )
             await asyncio.sleep(delay)
+            waited += delay
 
     async def _pause_left(self) -> float:
         if self._store is not None:
