@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
 from benchmarks import payloads
-from benchmarks.peers import MAX_CONNECTIONS, REQUEST_TIMEOUT
+from benchmarks.payloads import MAX_CONNECTIONS, REQUEST_TIMEOUT
 
 with warnings.catch_warnings():
     # authlib >= 1.7 prefers the httpx2 fork; the brief measures plain httpx, which it still runs.

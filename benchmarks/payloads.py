@@ -108,3 +108,8 @@ ROUTES: Final[dict[str, bytes]] = {
     QUOTE_PATH: encode(QUOTE_RESPONSE),
     ORDER_PATH: encode(ORDER_RESPONSE),
 }
+
+#: Every request of every peer is bounded by this many seconds.
+REQUEST_TIMEOUT = 30.0
+#: Pool size of every peer (the SDK's default max_connections); above the concurrency.
+MAX_CONNECTIONS = 100

@@ -13,11 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, Self
 
 from benchmarks import payloads
-
-#: Every request of every peer is bounded by this many seconds.
-REQUEST_TIMEOUT = 30.0
-#: Pool size of every peer (the SDK's default max_connections); above the concurrency.
-MAX_CONNECTIONS = 100
+from benchmarks.payloads import MAX_CONNECTIONS, REQUEST_TIMEOUT
 
 
 class Peer(Protocol):

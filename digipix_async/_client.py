@@ -137,6 +137,37 @@ class DigipixClient:
     Use it as ``async with DigipixClient(...) as client:`` or call `close`. One
     client holds one connection pool and one token for its whole life: share it
     across the coroutines of an app instead of creating one per request.
+
+    Resources:
+        ``client.products``: ``list()``, ``get(product_id)``.
+        ``client.quotes``: ``create(zip_code=..., items=[...])``, ``create_many(...)``.
+        ``client.orders``: ``create(...)``, ``approve(order_id, ...)``,
+        ``cancel(order_id)``, ``get(order_id)``, ``create_many(...)``.
+        ``client.with_raw_response.<resource>.<method>(...)``: the same calls,
+        answering with an `APIResponse` (status, headers, body, request id).
+        ``client.with_options(timeout=..., max_retries=...)``: a client with other
+        limits sharing this one's pool and token.
+
+    Parameters:
+        client_id, client_secret: the partner's credentials (or use `from_env`).
+        environment: ``"production"`` or ``"sandbox"`` (any case).
+        base_url: the server's root instead of an environment's
+            (``http://127.0.0.1:8080``); the SDK adds the ``/v1/...`` paths.
+        scopes: the OAuth2 scopes to request (default: all three).
+        timeout: seconds for a whole call (token wait, attempts, retry waits), or
+            a `Timeout` with separate connect / read / total limits.
+        max_retries: how often a transient failure is retried (see `RetryPolicy`).
+        max_connections: the width of the connection pool.
+        session: an ``aiohttp.ClientSession`` the caller owns and closes.
+        trace_configs: aiohttp trace configs for the owned session.
+        retry_policy: a `RetryPolicy` (waits, the longest Retry-After slept).
+        transport: any object with ``send`` and ``aclose`` (a test seam; see
+            ``digipix_async.testing.MockTransport``).
+        rate_limit: requests per second this client may send (a token bucket).
+        store: where the token, the pause and the rate budget live: a
+            `stores.MemoryStore` (one process) or `stores.RedisStore` (a fleet).
+        strict_responses: raise `APIResponseValidationError` on any drift of an
+            answer's shape instead of reading it leniently.
     """
 
     def __init__(
