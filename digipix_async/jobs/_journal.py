@@ -11,6 +11,7 @@ transaction (group commit: one fsync for all of them, and none is sent before it
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -228,6 +229,21 @@ class OrderJournal:
         finally:
             self._release(partner_order_id)
 
+    def _finish_soon(self, partner_order_id: str, attempt: str, state: State, error: str) -> None:
+        """Queue an outcome on the worker thread without awaiting it (the caller is
+        being cancelled, perhaps by the loop shutting down: no task could be relied on
+        to run). The worker's queue is FIFO, after the intent; `aclose` waits for it."""
+        self._release(partner_order_id)
+        executor = self._executor
+        if executor is None:
+            return  # closed: the intent stays without outcome, which reads as unknown
+        operation = Finish(partner_order_id, attempt, state, None, None, error, time.time())
+        try:
+            future = executor.submit(self._apply, [operation])
+        except RuntimeError:  # shut down meanwhile: as above
+            return
+        future.add_done_callback(_log_failure)
+
     def _release(self, partner_order_id: str) -> None:
         self._in_flight.discard(partner_order_id)
         if not self._in_flight and self._idle is not None:
@@ -298,6 +314,11 @@ class OrderJournal:
         """Return the raw entry for ``partner_order_id`` (tests and tools)."""
         row: Row | None = await self._use(lambda: self._db().get(partner_order_id))
         return row
+
+
+def _log_failure(future: concurrent.futures.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("journal: an outcome could not be recorded: %s", future.exception())
 
 
 def _check_id(value: object, field: str) -> None:

@@ -70,9 +70,11 @@ async def create_journaled(
     try:
         order = await sending
     except asyncio.CancelledError:
-        # Not awaited: the task is being cancelled; the flusher commits it if it can,
-        # and an intent left without outcome reads as unknown on a rerun anyway.
-        _record_later(journal, partner_order_id, decision.attempt, "interrupted while sent")
+        # Not awaited: this task is being cancelled. An intent left without an
+        # outcome reads as unknown on a rerun anyway; this only says why.
+        journal._finish_soon(
+            partner_order_id, decision.attempt, "unknown", "interrupted while sent"
+        )
         raise
     except Exception as error:
         state, order_id = _failure_state(error)
@@ -155,23 +157,6 @@ def _failure_state(error: Exception) -> tuple[State, str | None]:
     if isinstance(error, APIConnectionError) and not error.request_sent:
         return "not_created", None
     return "unknown", None  # OrderOutcomeUnknownError, or a failure we cannot read
-
-
-def _record_later(journal: OrderJournal, partner_order_id: str, attempt: str, why: str) -> None:
-    task = asyncio.get_running_loop().create_task(
-        journal._finish(partner_order_id, attempt, "unknown", error=why)
-    )
-    _PENDING.add(task)
-    task.add_done_callback(_settled)
-
-
-_PENDING: set[asyncio.Task[None]] = set()
-
-
-def _settled(task: asyncio.Task[None]) -> None:
-    _PENDING.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("journal: an interrupted create could not be recorded: %s", task.exception())
 
 
 def _text(error: BaseException) -> str:

@@ -322,7 +322,8 @@ class _Core(Generic[T]):
             self._give(BulkResult(item.position, error=error), item.kwargs)
         if not self._drain:
             for task in self._running:
-                task.cancel()
+                with contextlib.suppress(RuntimeError):  # called at exit: the loop is gone
+                    task.cancel()
 
     async def aclose(self) -> None:
         self.stop()

@@ -196,6 +196,7 @@ async def test_settling_by_hand(
     assert [r.value for r in results_again] == [r.value for r in results]
 
 
+@pytest.mark.usefixtures("digipix_no_retry_waits")
 async def test_a_refusal_is_recorded_as_not_created_and_tried_again(
     tmp_path: Path, slow_server: SlowCreator, slow_client: DigipixClient
 ) -> None:
@@ -302,3 +303,44 @@ async def test_a_rate_limit_error_of_a_plain_create_is_not_created(tmp_path: Pat
             created: Order = await client.orders.create(**order(0), journal=journal)
         assert sandbox.creates_for("p0") == 1
         assert created.partner_order_id == "p0"
+
+
+def test_at_loop_shutdown_the_creates_in_flight_are_journaled_as_unknown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = SlowCreator(delay=30)
+    kept: list[Any] = []
+
+    async def main() -> None:
+        await server.start()
+        journal = OrderJournal(tmp_path / "j.db")
+        client = DigipixClient("id", "secret", base_url=server.base_url, timeout=60)
+        results = client.orders.create_many(
+            [order(n) for n in range(10)], concurrency=3, journal=journal
+        )
+        kept.extend([journal, client, results])  # held: nobody consumes the rest
+        task = asyncio.create_task(anext(results))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def clean_up() -> list[Any]:
+        journal, client, _ = kept
+        await journal.aclose()
+        await client.close()
+        await server.close()
+        async with OrderJournal(tmp_path / "j.db") as again:
+            return await again.unknown()
+
+    with asyncio.Runner() as runner:
+        runner.run(main())
+        leftovers = asyncio.all_tasks(runner.get_loop())  # what asyncio.run cancels
+        for task in leftovers:
+            task.cancel()
+        runner.run(asyncio.wait(leftovers))
+        entries = runner.run(clean_up())
+
+    assert server.created == 3
+    assert sorted(entry.partner_order_id for entry in entries) == ["p0", "p1", "p2"]
+    assert {entry.error for entry in entries} == {"interrupted while sent"}
+    assert not [r for r in caplog.records if "destroyed but it is pending" in r.getMessage()]
