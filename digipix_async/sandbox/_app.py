@@ -113,14 +113,14 @@ class _Routes:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Count the request, apply limits and faults, turn every refusal into a JSON body."""
         method, path = request.method, request.path
-        self.log.add(method, path, route_key(method, path))
+        now = asyncio.get_running_loop().time()
+        self.log.add(method, path, route_key(method, path), now)
         if path == OAUTH_ROUTE:  # exempt from the limits: see _limits.py
             return await self._serve(request, handler)
         if not self.limits.enter():
             message = f"too many requests in flight (at most {self.limits.max_concurrent})"
             return _too_many(message, 1)
         try:
-            now = asyncio.get_running_loop().time()
             client_id = self.authority.client_of(request.headers.get("Authorization"))
             wait = None if client_id is None else self.limits.retry_after_rate(client_id, now)
             if wait is not None:

@@ -58,11 +58,14 @@ class RequestLog:
 
     def __init__(self, keep: int = 10_000) -> None:
         self.entries: deque[tuple[str, str]] = deque(maxlen=keep)
+        #: (event-loop time, route key) of the same latest requests, for "when" questions.
+        self.arrivals: deque[tuple[float, str]] = deque(maxlen=keep)
         self._counts: Counter[str] = Counter()
 
-    def add(self, method: str, path: str, key: str) -> None:
+    def add(self, method: str, path: str, key: str, at: float = 0.0) -> None:
         """Record one request that the router filed under `key` (see `route_key`)."""
         self.entries.append((method[:16], path[:_PATH_KEPT]))
+        self.arrivals.append((at, key))
         self._counts[key] += 1
 
     def count(self, method: str, path: str) -> int:

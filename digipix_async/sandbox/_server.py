@@ -17,7 +17,7 @@ from digipix_async.sandbox._clock import SandboxClock
 from digipix_async.sandbox._faults import Faults
 from digipix_async.sandbox._limits import Limits
 from digipix_async.sandbox._notify import NotificationRecord, Notifier
-from digipix_async.sandbox._requests import RequestLog
+from digipix_async.sandbox._requests import RequestLog, route_key
 from digipix_async.sandbox._state import LIFE_CYCLE, MAX_ORDERS, SandboxState, notification_payload
 from digipix_async.sandbox._wire import Body
 
@@ -53,8 +53,10 @@ class SandboxServer:
 
     - ``rate_limit_rps=N``: a token bucket per client id, N requests per second with
       bursts up to N; ``Retry-After`` is the time until a token is back, rounded up.
-    - ``max_concurrent=M``: at most M requests served at once (latency faults included),
-      for tests such as "a server that serves 8 at a time"; ``Retry-After: 1``.
+    - ``max_concurrent=M``: at most M requests served at once, for tests such as "a
+      server that serves 8 at a time"; ``Retry-After: 1``. The sandbox answers in well
+      under a millisecond, so pair it with a latency fault to model a slow server:
+      ``sandbox.faults.add("latency", seconds=0.05, path="/v1/quote")``.
 
     Memory stays bounded however long it runs: request counters per route template, at
     most 10,000 tokens, 100,000 quoted shipment ids (kept seven days) and ``max_orders``
@@ -269,6 +271,18 @@ class SandboxServer:
     def request_counts(self) -> dict[str, int]:
         """Return every request counter, keyed ``"GET /v1/orders/{orderId}"`` or "unknown route"."""
         return self._log.counts()
+
+    def arrivals(self, method: str | None = None, path: str | None = None) -> list[float]:
+        """Return when the latest requests (of the route of `method path`) arrived.
+
+        Times are the event loop's (``asyncio.get_running_loop().time()``), so a test can
+        check that nothing arrived inside a ``Retry-After`` window; at most the latest
+        10,000 requests are kept. Without arguments: every request's time.
+        """
+        if method is None or path is None:
+            return [at for at, _ in self._log.arrivals]
+        key = route_key(method, path)
+        return [at for at, route in self._log.arrivals if route == key]
 
     @property
     def requests(self) -> list[tuple[str, str]]:

@@ -140,3 +140,18 @@ def test_observed_rate_counts_per_whole_second() -> None:
 def test_limits_refuse_nonsense(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         SandboxServer(**kwargs)
+
+
+async def test_arrivals_tell_when_requests_came(api: Any) -> None:
+    loop = asyncio.get_running_loop()
+    before = loop.time()
+    await api.call("GET", "/v1/orders/a")
+    await asyncio.sleep(0.2)
+    middle = loop.time()
+    await api.call("GET", "/v1/orders/b")
+    await api.call("GET", "/v1/products")
+    (first, second) = api.sandbox.arrivals("GET", "/v1/orders/{orderId}")
+    assert before <= first < middle <= second <= loop.time()
+    assert len(api.sandbox.arrivals("GET", "/v1/products")) == 1
+    assert len(api.sandbox.arrivals()) == 4  # the token request too
+    assert api.sandbox.arrivals() == sorted(api.sandbox.arrivals())
