@@ -22,8 +22,8 @@ from digipix_async.stores import Store
 
 __all__ = ["SharedTokens"]
 
-#: A shared token with less life than this is not worth taking: fetch a new one.
-_MIN_LIFE = 30.0
+#: A shared token with less life than this would expire in flight: fetch a new one.
+_MIN_LIFE = 1.0
 #: How often a process waiting for another's token request looks for its result.
 _POLL = 0.05
 

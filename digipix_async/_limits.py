@@ -9,8 +9,9 @@ bucket holding up to N tokens (bursts up to N), refilled at N a second.
 
 Where the pause and the budget live is the store's business (`stores`): with
 none, they live here, in the process; with a `Store` (a `RedisStore` shared by a
-fleet), in it. The hot path of a call with neither a rate limit nor a store nor
-a pause in force is one attribute test (`Gate.engaged`).
+fleet), in it: then every request asks the store first (one round trip). The hot
+path of a call with neither a rate limit nor a store nor a pause in force is one
+attribute test (`Gate.engaged`).
 """
 
 from __future__ import annotations
@@ -24,12 +25,6 @@ from digipix_async.stores import Store
 from digipix_async.stores._memory import refill
 
 __all__ = ["Gate"]
-
-#: How long a pause read from a shared store is trusted before it is read again: a
-#: fleet learns of a peer's 429 within this, and a busy client asks the store at
-#: most this often.
-_STORE_PAUSE_TTL = 0.1
-
 
 class Gate:
     """Hold a client's requests back while paused or over budget."""
@@ -52,7 +47,6 @@ class Gate:
         self._namespace = namespace
         # Epoch seconds: a pause is a moment the server named, shared across machines.
         self._paused_until = 0.0
-        self._store_pause_read_at = -1.0
         # The local bucket (no store): tokens and when they were counted (monotonic).
         self._tokens = self._rate or 0.0
         self._counted_at = time.monotonic()
@@ -104,11 +98,11 @@ class Gate:
 
     async def _pause_left(self) -> float:
         if self._store is not None:
-            now = time.monotonic()
-            if now - self._store_pause_read_at >= _STORE_PAUSE_TTL:
-                self._store_pause_read_at = now
-                shared = await self._store.paused_until(self._namespace)
-                self._paused_until = max(self._paused_until, shared)
+            # Asked before every request: a peer's 429 must hold this process back
+            # from its very next request (one round trip to the store, the price of
+            # sharing a pause).
+            shared = await self._store.paused_until(self._namespace)
+            self._paused_until = max(self._paused_until, shared)
         return self._paused_until - time.time()
 
     async def _take_token(self) -> float:
