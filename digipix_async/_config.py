@@ -1,19 +1,29 @@
-"""Frozen settings and their defaults: timeouts, pool limits, retry policy, hosts."""
+"""Frozen settings and their defaults: timeouts, pool limits, retry policy, hosts.
+
+Every check here runs at construction, so a bad setting is a `ValueError` naming it
+before anything is sent, never an error on every call.
+"""
 
 from __future__ import annotations
 
-import math
+import re
+import ssl
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 import attrs
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_SIZE",
     "DEFAULT_SCOPES",
     "ENVIRONMENTS",
+    "MAX_SECONDS",
     "Limits",
     "RetryPolicy",
     "Timeout",
+    "check_app_info",
     "check_scopes",
+    "check_ssl",
     "resolve_base_url",
 ]
 
@@ -27,10 +37,32 @@ ENVIRONMENTS = {
 
 DEFAULT_SCOPES = ("orders", "quote", "products")
 
+#: No limit in seconds may exceed a day: asyncio's timers overflow long before
+#: ``1e308`` (an ``OverflowError`` on every call), and no call should wait longer.
+MAX_SECONDS = 86400.0
+
+#: A larger answer (after decompression) is refused while it is read.
+DEFAULT_MAX_RESPONSE_SIZE = 10 * 1024 * 1024
+
+
+def _seconds(name: str, value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (0 < value <= MAX_SECONDS)  # NaN fails both comparisons
+    ):
+        raise ValueError(
+            f"{name} must be a positive number of seconds up to {MAX_SECONDS:.0f} (one day), "
+            f"got {value!r}"
+        )
+
+
+def _timeout_seconds(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    _seconds(f"timeout.{attribute.name}", value)
+
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
+    _seconds(attribute.name, value)
 
 
 @attrs.frozen
@@ -42,9 +74,9 @@ class Timeout:
     the silence between two reads from the socket.
     """
 
-    total: float = attrs.field(default=30.0, validator=_positive)
-    connect: float = attrs.field(default=10.0, validator=_positive)
-    read: float = attrs.field(default=30.0, validator=_positive)
+    total: float = attrs.field(default=30.0, validator=_timeout_seconds)
+    connect: float = attrs.field(default=10.0, validator=_timeout_seconds)
+    read: float = attrs.field(default=30.0, validator=_timeout_seconds)
 
     @classmethod
     def coerce(cls, value: float | Timeout) -> Timeout:
@@ -53,13 +85,14 @@ class Timeout:
             return value
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise TypeError(f"timeout must be seconds or a Timeout, got {value!r}")
+        _seconds("timeout", value)  # before float(): 10**400 would overflow there
         seconds = float(value)
         return cls(total=seconds, connect=min(cls().connect, seconds), read=seconds)
 
 
 @attrs.frozen
 class Limits:
-    """Connection pool settings of a client that owns its session.
+    """Connection pool settings of a client that owns its session, and the answer size.
 
     The keep-alive expiry is shorter than the idle timeouts of common servers and
     load balancers (5 s and up), so the client drops an idle connection before the
@@ -69,11 +102,14 @@ class Limits:
 
     max_connections: int = attrs.field(default=100)
     keepalive_expiry: float = attrs.field(default=4.0, validator=_positive)
+    #: Bytes of one answer, counted after decompression (see `_transport`).
+    max_response_size: int = attrs.field(default=DEFAULT_MAX_RESPONSE_SIZE)
 
     @max_connections.validator
-    def _check_max_connections(self, attribute: attrs.Attribute[int], value: int) -> None:
+    @max_response_size.validator
+    def _check_whole(self, attribute: attrs.Attribute[int], value: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"max_connections must be a whole number >= 1, got {value!r}")
+            raise ValueError(f"{attribute.name} must be a whole number >= 1, got {value!r}")
 
 
 @attrs.frozen
@@ -96,18 +132,85 @@ class RetryPolicy:
 
 
 def resolve_base_url(environment: str, base_url: str | None) -> str:
-    """Return the server root: ``base_url`` without its trailing slash, or the environment's."""
-    if base_url is not None:
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
-        return base_url.rstrip("/")
-    try:
-        return ENVIRONMENTS[environment]
-    except (KeyError, TypeError):
+    """Return the server root: ``base_url`` without its trailing slash, or the environment's.
+
+    ``environment`` is checked even when ``base_url`` wins (a typo in
+    ``DIGIPIX_ENVIRONMENT`` is never silently ignored) and read case-insensitively.
+    """
+    name = environment.strip().lower() if isinstance(environment, str) else None
+    if name not in ENVIRONMENTS:
         raise ValueError(
             f"environment must be one of {sorted(ENVIRONMENTS)} (or give base_url), "
             f"got {environment!r}"
-        ) from None
+        )
+    if base_url is None:
+        return ENVIRONMENTS[name]
+    return check_base_url(base_url)
+
+
+# Printable ASCII without space: a control character (CR/LF above all) in the
+# request line is refused by aiohttp on every call; a non-ASCII one is ambiguous
+# once percent-encoded paths are appended.
+_URL_CHARS = re.compile(r"[!-~]+")
+
+
+def check_base_url(base_url: object) -> str:
+    """Return ``base_url`` without its trailing slash, or raise ValueError naming the problem."""
+    if not isinstance(base_url, str):
+        raise ValueError(f"base_url must be an http(s) URL string, got {base_url!r}")
+    problem = None
+    if not _URL_CHARS.fullmatch(base_url):
+        problem = "holds spaces, control or non-ASCII characters (use punycode for a host)"
+    else:
+        parts = urlsplit(base_url)
+        try:
+            parts.port  # noqa: B018 - read for its check: a port that is not 0-65535
+        except ValueError:
+            problem = "has an invalid port"
+        else:
+            if parts.scheme not in ("http", "https"):
+                problem = "is not http(s)"
+            elif not parts.hostname:
+                problem = "has no host"
+            elif parts.username is not None or parts.password is not None:
+                # Basic credentials would clash with the bearer token.
+                problem = "holds credentials"
+            elif parts.query or parts.fragment or base_url.endswith(("?", "#")):
+                problem = "has a query or fragment (the API's paths are appended to it)"
+    if problem is not None:
+        raise ValueError(f"base_url {problem}: {base_url!r}")
+    return base_url.rstrip("/")
+
+
+# RFC 9110 5.6.2 `token`: what a product name or version in User-Agent may hold.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
+
+
+def check_app_info(app_info: object) -> tuple[str, str] | None:
+    """Return ``app_info`` as ``(name, version)`` for the User-Agent, or raise ValueError."""
+    if app_info is None:
+        return None
+    if (
+        isinstance(app_info, tuple | list)
+        and len(app_info) == 2
+        and all(isinstance(part, str) and _TOKEN.fullmatch(part) for part in app_info)
+    ):
+        return (app_info[0], app_info[1])
+    raise ValueError(
+        "app_info must be (name, version), two words of at most 64 letters, digits or "
+        f"!#$%&'*+-.^_`|~ (no spaces, slashes or control characters), got {app_info!r}"
+    )
+
+
+def check_ssl(value: object) -> ssl.SSLContext | bool:
+    """Return what aiohttp takes for ``ssl=``: True (verify, the default), False, a context."""
+    if value is None or value is True:
+        return True
+    if value is False or isinstance(value, ssl.SSLContext):
+        return value
+    raise TypeError(
+        f"ssl must be None (verify certificates), False or an ssl.SSLContext, got {value!r}"
+    )
 
 
 def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:

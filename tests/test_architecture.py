@@ -11,10 +11,12 @@ import digipix_async.webhooks
 
 PACKAGE = pathlib.Path(digipix_async.__file__).parent
 
-# The client's own request path has exactly one aiohttp module. The sandbox, the
-# webhook adapter and the helpers built on the sandbox are users of the client.
+# The client's own request path touches aiohttp only in the transport (its send and
+# its per-loop session pool). The sandbox, the webhook adapter and the helpers built
+# on the sandbox are users of the client.
 MAY_IMPORT_AIOHTTP = {
     "_transport.py",
+    "_transport_pool.py",
     "webhooks/_aiohttp.py",
 }
 USERS_OF_THE_CLIENT = ("sandbox/", "testing.py", "testing/", "cli.py", "cli/")
