@@ -24,11 +24,12 @@ from digipix_async.cli._context import Interrupt, Settings, connect, run
 from digipix_async.cli._orders import orders
 from digipix_async.cli._output import (
     Reporter,
-    RetryCounter,
+    RequestCounter,
     Summary,
     error_json,
     mapping_rows,
     print_json,
+    reached_server,
     to_json,
 )
 from digipix_async.cli._rows import RowError, decode_line, lines
@@ -86,6 +87,7 @@ class _Job:
         self.reporter = reporter
         self.summary = Summary("order")
         self.unknown = 0
+        self.reached = 0  # orders whose create reached the server
         self.in_flight: dict[int, tuple[int, str]] = {}
 
     async def requests(self, path: str, stopping: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
@@ -134,8 +136,10 @@ class _Job:
     def result(self, index: int, order: Any, error: BaseException | None) -> None:
         line, partner_order_id = self.in_flight.pop(index)
         if error is None:
+            self.reached += 1
             self.report(line, partner_order_id, to_json(order), None)
             return
+        self.reached += reached_server(error)
         if isinstance(error, OrderOutcomeUnknownError):
             self.unknown += 1
         self.report(line, partner_order_id, None, error_json(error))
@@ -149,15 +153,20 @@ async def _create_bulk(
     total = sum(1 for _ in _order_lines(path))
     reporter = Reporter(settings.err_console, total, "create-bulk", progress_every)
     job = _Job(settings, reporter)
-    with Interrupt(settings) as interrupt, RetryCounter() as retries:
+    with Interrupt(settings) as interrupt, RequestCounter() as requests_sent:
         try:
-            async with OrderJournal(journal_path) as journal, connect(settings) as client:
-                results = client.orders.create_many(
+            async with (
+                OrderJournal(journal_path) as journal,
+                connect(settings) as client,
+                # Leaving this block waits for the creates in flight (a second
+                # Ctrl-C included): each outcome reaches the journal.
+                client.orders.create_many(
                     job.requests(path, interrupt.stopping),
                     concurrency=concurrency,
                     journal=journal,
                     resend_unknown=False,
-                )
+                ) as results,
+            ):
                 async for result in results:
                     if result.ok:
                         job.result(result.index, result.value, None)
@@ -168,7 +177,7 @@ async def _create_bulk(
                 raise
         finally:
             reporter.close()
-        job.summary.retried = retries.retries
+        job.summary.retried = requests_sent.retried(job.reached)
         job.summary.interrupted = interrupt.presses > 0
     summary = job.summary
     if settings.as_json:

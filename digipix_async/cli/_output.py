@@ -30,13 +30,14 @@ from digipix_async import APIStatusError, Order, Product, ShippingOption
 
 __all__ = [
     "Reporter",
-    "RetryCounter",
+    "RequestCounter",
     "Summary",
     "error_json",
     "option_table",
     "order_table",
     "print_json",
     "product_table",
+    "reached_server",
     "to_json",
 ]
 
@@ -70,6 +71,11 @@ def _drop_empty_extra(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_drop_empty_extra(item) for item in value]
     return value
+
+
+def reached_server(error: BaseException | None) -> bool:
+    """Tell whether a failed input sent at least one request (not refused client-side)."""
+    return getattr(error, "attempts", 0) > 0
 
 
 def error_json(error: BaseException | None) -> dict[str, Any]:
@@ -143,28 +149,34 @@ def order_table(order: Order) -> Table:
     return table
 
 
-class RetryCounter(logging.Handler):
-    """Count the requests the SDK sent again, from its per-attempt DEBUG records.
+class RequestCounter(logging.Handler):
+    """Count the API requests the SDK sent, from its per-attempt DEBUG records.
 
-    Attached to the ``digipix_async`` logger for one command. The logger is lowered
-    to DEBUG only when nobody chose its level (``DIGIPIX_LOG`` unset), and our handler
-    prints nothing, so no output changes.
+    A bulk job's "retried" is then the requests sent beyond one per input that
+    reached the server: the client's own retries and the inputs a bulk run put
+    back after a 429 alike. Attached to the ``digipix_async`` logger for one
+    command; the logger is lowered to DEBUG only when nobody chose its level
+    (``DIGIPIX_LOG`` unset), and this handler prints nothing.
     """
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.retries = 0
+        self.sent = 0
         self._logger = logging.getLogger("digipix_async")
         self._level = self._logger.level
 
     def emit(self, record: logging.LogRecord) -> None:
-        attempt = getattr(record, "attempt", None)
-        # The token request's retries are not an input's: count the API calls only.
-        path = str(getattr(record, "path", ""))
-        if isinstance(attempt, int) and attempt > 1 and not path.endswith("/oauth/token"):
-            self.retries += 1
+        # One record per attempt sent; the "retrying in" warnings carry retry_wait.
+        # The token request is no input's request: count the API calls only.
+        sent = isinstance(getattr(record, "attempt", None), int)
+        if sent and not hasattr(record, "retry_wait"):
+            self.sent += not str(getattr(record, "path", "")).endswith("/token")
 
-    def __enter__(self) -> RetryCounter:
+    def retried(self, reached: int) -> int:
+        """Return the requests sent again, given how many inputs reached the server."""
+        return max(0, self.sent - reached)
+
+    def __enter__(self) -> RequestCounter:
         self._logger.addHandler(self)
         if self._level == logging.NOTSET:
             self._logger.setLevel(logging.DEBUG)

@@ -22,10 +22,11 @@ from digipix_async.cli._carts import BadCart, CartReader, InputFileError, count_
 from digipix_async.cli._context import Interrupt, Settings, connect, run
 from digipix_async.cli._output import (
     Reporter,
-    RetryCounter,
+    RequestCounter,
     Summary,
     error_json,
     print_json,
+    reached_server,
     to_json,
 )
 from digipix_async.cli._results import OutputFileError, ResultFile
@@ -58,6 +59,7 @@ class _Job:
         self.reporter = reporter
         self.summary = Summary("cart")
         self.in_flight: dict[int, str] = {}  # create_many's index -> cart id
+        self.reached = 0  # carts whose quote reached the server
 
     async def requests(self, carts: Any, stopping: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
         """Yield the quote requests of the carts not answered yet; record the bad ones."""
@@ -97,6 +99,7 @@ class _Job:
         cart_id = self.in_flight.pop(index)
         self.results.write_ok(cart_id, [to_json(option) for option in options or ()])
         self.summary.ok += 1
+        self.reached += 1
         self.reporter.advance()
 
     def failed(self, index: int, error: BaseException | None) -> None:
@@ -104,6 +107,7 @@ class _Job:
         cart_id = self.in_flight.pop(index)
         self.results.write_failed(cart_id, error_json(error))
         self.summary.failed += 1
+        self.reached += reached_server(error)
         self.reporter.advance()
 
 
@@ -117,21 +121,22 @@ async def _quote_bulk(
 ) -> int:
     reporter = Reporter(settings.err_console, total, "quote-bulk", progress_every)
     job = _Job(settings, results, reporter)
-    with Interrupt(settings) as interrupt, RetryCounter() as retries:
+    with Interrupt(settings) as interrupt, RequestCounter() as requests_sent:
         try:
             async with connect(settings) as client:
                 requests = job.requests(source, interrupt.stopping)
-                async for result in client.quotes.create_many(requests, concurrency=concurrency):
-                    if result.ok:
-                        job.answered(result.index, result.value)
-                    else:
-                        job.failed(result.index, result.error)
+                async with client.quotes.create_many(requests, concurrency=concurrency) as answers:
+                    async for result in answers:
+                        if result.ok:
+                            job.answered(result.index, result.value)
+                        else:
+                            job.failed(result.index, result.error)
         except asyncio.CancelledError:
             if interrupt.presses < 2:
                 raise  # not ours: let it end the run
         finally:
             reporter.close()
-        job.summary.retried = retries.retries
+        job.summary.retried = requests_sent.retried(job.reached)
         job.summary.interrupted = interrupt.presses > 0
     summary = job.summary
     if settings.as_json:

@@ -52,8 +52,9 @@ def _cell(value: Any) -> str:
 class ResultFile:
     """Append cart entries to ``path`` (JSONL or CSV), resuming what is already there.
 
-    ``answered`` maps every cart id found in the file to whether it succeeded: the
-    ids are kept in memory on a rerun (tens of bytes each).
+    ``answered`` maps every cart id found in the file when it was opened to whether
+    it succeeded: on a rerun those ids are kept in memory (tens of bytes each). The
+    entries written by this run are not added, so a fresh run's memory stays flat.
     """
 
     def __init__(self, path: str, fmt: str) -> None:
@@ -158,7 +159,6 @@ class ResultFile:
         else:
             data = _json_line({"cart_id": cart_id, "ok": True, "options": list(options)})
         self._write(data)
-        self.answered[cart_id] = True
 
     def write_failed(self, cart_id: str, error: Mapping[str, Any]) -> None:
         """Record a cart that failed, with ``{"type", "message", ...}``."""
@@ -168,7 +168,6 @@ class ResultFile:
         else:
             data = _json_line({"cart_id": cart_id, "ok": False, "error": dict(error)})
         self._write(data)
-        self.answered[cart_id] = False
 
     @staticmethod
     def _csv_rows(rows: Sequence[Sequence[Any]]) -> bytes:

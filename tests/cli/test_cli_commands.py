@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import invoke, run, sandbox_env
+from cli_helpers import invoke, run, sandbox_env
 from samples import ITEMS, RECIPIENT
 
 from digipix_async import DigipixClient

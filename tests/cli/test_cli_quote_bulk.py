@@ -7,7 +7,7 @@ import io
 import json
 import pathlib
 
-from conftest import invoke, run, sandbox_env
+from cli_helpers import invoke, run, sandbox_env
 
 from digipix_async.sandbox import SandboxServer
 

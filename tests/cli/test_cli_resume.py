@@ -11,7 +11,7 @@ import signal
 from typing import Any
 
 import pytest
-from conftest import run, sandbox_env, start
+from cli_helpers import run, sandbox_env, start
 
 from digipix_async.sandbox import SandboxServer
 

@@ -1,0 +1,97 @@
+"""``digipix orders create-bulk`` with a journal, and ``orders reconcile``."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+from cli_helpers import run, sandbox_env
+from samples import ITEMS, RECIPIENT
+
+from digipix_async.sandbox import SandboxServer
+
+ORDERS = 12
+
+
+def write_orders(path: pathlib.Path) -> None:
+    lines = [
+        json.dumps({"partner_order_id": f"P-{n}", "recipient": RECIPIENT, "items": ITEMS,
+                    "shipment_method": 1})
+        for n in range(ORDERS)
+    ]  # fmt: skip
+    lines.append(json.dumps({"recipient": RECIPIENT, "items": ITEMS}))  # no key: refused
+    lines.append(json.dumps({"partner_order_id": "P-x", "recipient": RECIPIENT, "items": ITEMS,
+                             "shipping": 1}))  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+async def test_create_bulk_journals_orders_and_a_rerun_creates_none_again(
+    tmp_path: pathlib.Path,
+) -> None:
+    source, journal = tmp_path / "orders.jsonl", tmp_path / "orders.journal"
+    write_orders(source)
+    async with SandboxServer() as sandbox:
+        env = sandbox_env(sandbox)
+        args = ("orders", "create-bulk", str(source), "--journal", str(journal), "--json")
+
+        status, out, err = await run(*args, env=env)
+
+        assert status == 1, err  # two lines were refused
+        results = [json.loads(line) for line in out.splitlines()]
+        assert len(results) == ORDERS + 2
+        created = {r["partner_order_id"]: r["order"] for r in results if r["ok"]}
+        assert set(created) == {f"P-{n}" for n in range(ORDERS)}
+        assert all(order["status"] == "APPROVED" for order in created.values())
+        refused = sorted((r["line"], r["error"]["message"]) for r in results if not r["ok"])
+        assert refused == [
+            (13, "line 13, column partner_order_id: required: the journal's key"),
+            (14, "line 14, column shipping: not an argument of orders.create()"),
+        ]
+        assert all(sandbox.creates_for(f"P-{n}") == 1 for n in range(ORDERS))
+        posts = sandbox.request_count("POST", "/v1/orders")
+
+        status, out, err = await run(*args, env=env)
+
+        assert status == 1, err
+        again = {r["partner_order_id"]: r["order"]["id"] for r in map(json.loads, out.splitlines())
+                 if r["ok"]}  # fmt: skip
+        assert again == {key: order["id"] for key, order in created.items()}
+        assert sandbox.request_count("POST", "/v1/orders") == posts  # nothing sent twice
+
+        status, out, err = await run("orders", "reconcile", "--journal", str(journal), "--json")
+        assert (status, json.loads(out)) == (0, [])
+
+
+async def test_an_order_whose_answer_was_lost_is_not_resent_and_is_listed(
+    tmp_path: pathlib.Path,
+) -> None:
+    source, journal = tmp_path / "orders.jsonl", tmp_path / "orders.journal"
+    write_orders(source)
+    async with SandboxServer() as sandbox:
+        env = sandbox_env(sandbox)
+        sandbox.faults.add("drop", path="/v1/orders", times=1)
+        args = ("orders", "create-bulk", str(source), "--journal", str(journal),
+                "--concurrency", "1", "--json")  # fmt: skip
+
+        status, out, err = await run(*args, env=env)
+
+        assert status == 1
+        unknown = [r for r in map(json.loads, out.splitlines())
+                   if not r["ok"] and r["error"]["type"] == "OrderOutcomeUnknownError"]  # fmt: skip
+        assert [r["partner_order_id"] for r in unknown] == ["P-0"]
+        assert "digipix orders reconcile --journal" in err
+        posts = sandbox.request_count("POST", "/v1/orders")
+
+        status, out, err = await run(*args, env=env)
+        assert sandbox.request_count("POST", "/v1/orders") == posts  # not resent
+
+        status, out, err = await run("orders", "reconcile", "--journal", str(journal), "--json")
+        assert status == 1, err
+        listed = json.loads(out)
+        assert [entry["partner_order_id"] for entry in listed] == ["P-0"]
+        assert listed[0]["state"] == "unknown"
+
+        status, out, err = await run("orders", "reconcile", "--journal", str(journal))
+        assert status == 1
+        assert "P-0" in out
+        assert "find each partner order id in the Digipix dashboard" in err
