@@ -108,7 +108,7 @@ def product_table(products: Iterable[Product]) -> Table:
             _money(product.price),
             "" if product.weight is None else f"{product.weight:g}",
             "" if product.production_time is None else str(product.production_time),
-            ", ".join(part.id for part in product.parts),
+            ", ".join(part.id or "?" for part in product.parts),
         )
     return table
 
