@@ -421,20 +421,47 @@ async def test_a_body_trickling_in_is_answered_408_and_its_connection_closed(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+async def test_a_sender_hanging_up_mid_body_logs_no_error_and_the_server_keeps_serving(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    calls = Calls()
+    async with serve(aiohttp_handler(calls)) as port:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b'POST /digipix HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"id"')
+        await writer.drain()
+        await asyncio.sleep(0.05)  # the handler is reading the body now
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.sleep(0.05)
+        after = await raw_post(port, body("o1", "SHIPPED"))
+
+    assert after.startswith(b"HTTP/1.1 200 OK")
+    assert [e.order_id for e in calls.events] == ["o1"]
+    # Before: aiohttp logged "Error handling request" with a ConnectionResetError traceback.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "sender hung up before its body ended" in caplog.text
+
+
+async def raw_post(port: int, payload: bytes) -> bytes:
+    """POST ``payload`` to /digipix over a fresh connection; return the whole answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"POST /digipix HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+        + payload
+    )
+    async with asyncio.timeout(10):  # a safety net, not a speed assertion
+        answer = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    return answer
+
+
 async def test_a_body_in_time_is_served_and_bad_body_timeouts_are_refused() -> None:
     calls = Calls()
     async with serve(aiohttp_handler(calls, body_timeout=5)) as port:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        payload = body("o1", "SHIPPED")
-        writer.write(
-            b"POST /digipix HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-            + f"Content-Length: {len(payload)}\r\n\r\n".encode()
-            + payload
-        )
-        async with asyncio.timeout(10):
-            answer = await reader.read()
-        writer.close()
-        await writer.wait_closed()
+        answer = await raw_post(port, body("o1", "SHIPPED"))
 
     assert answer.startswith(b"HTTP/1.1 200 OK")
     assert len(calls.events) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from typing import Final, Unpack
 
 from aiohttp import web
@@ -22,6 +23,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_BODY_TIMEOUT: Final = 10.0
 
 _TOO_SLOW = Outcome(408, "body too slow")
+_HUNG_UP = Outcome(400, "body incomplete")
 
 
 async def _read_at_most(request: web.Request, limit: int) -> bytes:
@@ -45,10 +47,13 @@ async def _answer_and_hang_up(request: web.Request, response: web.Response) -> N
     lingering time (10 s) after the handler returned.
     """
     response.force_close()  # says "Connection: close"
-    await response.prepare(request)
-    await response.write_eof()
-    # The transport flushes the answer before it closes.
-    request.protocol.force_close()
+    try:
+        with suppress(ConnectionError):  # the sender hung up meanwhile: nobody left to tell
+            await response.prepare(request)
+            await response.write_eof()
+    finally:
+        # The transport flushes the answer before it closes.
+        request.protocol.force_close()
 
 
 def aiohttp_handler(
@@ -95,6 +100,11 @@ def aiohttp_handler(
                     body_timeout,
                 )
                 outcome = _TOO_SLOW
+            except ConnectionError:
+                # The sender hung up mid-body: nobody to answer, and no error of
+                # ours (raised, aiohttp would log a traceback for it).
+                log.info("a status notification's sender hung up before its body ended")
+                outcome = _HUNG_UP
             else:
                 outcome = await receiver.handle(body, request.query)
         response = web.Response(status=outcome.status, text=outcome.reason)
