@@ -760,7 +760,7 @@ def test_all_is_sorted_and_complete() -> None:
     assert public - set(webhooks.__all__) == set()
 
 
-@pytest.mark.parametrize("module", ["_parse", "_receiver"])
+@pytest.mark.parametrize("module", ["_events", "_parse", "_receiver", "_store", "_verify"])
 def test_only_the_adapter_imports_aiohttp(module: str) -> None:
     import ast
     import importlib
