@@ -171,3 +171,21 @@ def test_an_unknown_extension_or_foreign_output_is_bad_usage(tmp_path: pathlib.P
     assert status == 2
     assert "notes.jsonl line 1 is not JSON: not a quote-bulk result" in err
     assert foreign.read_text(encoding="utf-8") == "my notes\n"
+
+
+async def test_rate_limit_reaches_the_client(tmp_path: pathlib.Path) -> None:
+    source, output = tmp_path / "carts.csv", tmp_path / "quotes.jsonl"
+    source.write_text(
+        HEADER + "".join(f"r{n},{zip_of(n)},mug,1,\n" for n in range(30)), encoding="utf-8"
+    )
+    async with SandboxServer() as sandbox:
+        status, _, err = await run(
+            "quote-bulk", str(source), "-o", str(output), "--rate-limit", "10",
+            "--concurrency", "16", env=sandbox_env(sandbox),
+        )  # fmt: skip
+
+        arrivals = sorted(sandbox.arrivals("POST", "/v1/quote"))
+    assert status == 0, err
+    assert len(arrivals) == 30
+    # A bucket of 10 refilled at 10/s lets fewer than 20 requests into any second.
+    assert all(arrivals[i + 20] - arrivals[i] >= 0.95 for i in range(len(arrivals) - 20))
