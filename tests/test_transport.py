@@ -452,3 +452,81 @@ def test_hostile_answers_grow_the_peak_rss_by_less_than_60_mb() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert int(result.stdout.strip()) < 60, f"peak RSS grew by {result.stdout.strip()} MB"
+
+
+# -- close() while calls wait for a pooled connection (issue 11.5) -----------------------
+
+
+def queue_watch(expected: int) -> tuple[aiohttp.TraceConfig, asyncio.Event]:
+    """Return a trace config and an event set once ``expected`` requests queued for a
+    pooled connection (all the connections being busy)."""
+    queued = asyncio.Event()
+    count = 0
+
+    async def on_queued(session: aiohttp.ClientSession, context: object, params: object) -> None:
+        nonlocal count
+        count += 1
+        if count >= expected:
+            queued.set()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_queued_start.append(on_queued)
+    return trace, queued
+
+
+@pytest.mark.parametrize("max_connections", [1, 3, 10])
+async def test_closing_while_1000_calls_wait_ends_them_as_not_sent_never_cancelled(
+    server: tuple[FakeDigipix, str], max_connections: int
+) -> None:
+    fake, base = server
+    fake.pool_size = max_connections
+    trace, queued = queue_watch(1000 - max_connections)
+    client = DigipixClient(
+        "id", "secret", base_url=base, max_connections=max_connections, trace_configs=[trace]
+    )
+    await client.orders.get("o-0")  # the token first, so all 1,000 calls queue at the pool
+    fake.plan = ["wait"] * 1000
+    fake.hits.clear()
+    calls = [asyncio.create_task(client.orders.get(f"o-{i}")) for i in range(1000)]
+    await asyncio.wait_for(fake.pool_full.wait(), 10)
+    await asyncio.wait_for(queued.wait(), 10)
+
+    await client.close()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+
+    assert not [r for r in results if isinstance(r, asyncio.CancelledError)]
+    assert all(isinstance(r, APIConnectionError) for r in results)
+    never_sent = [r for r in results if isinstance(r, APIConnectionError) and not r.request_sent]
+    # Those on the wire were sent: retried after the close, they end as "the client is
+    # closed" too, which is also true; none of the queued ones reached the server.
+    assert len(never_sent) == 1000
+    assert fake.hits["GET order"] == max_connections
+    assert client._shared.transport.pool_in_use() == 0
+
+
+async def test_closing_while_creates_wait_tells_sent_from_never_sent(
+    server: tuple[FakeDigipix, str],
+) -> None:
+    fake, base = server
+    trace, queued = queue_watch(97)
+    client = DigipixClient("id", "secret", base_url=base, max_connections=3, trace_configs=[trace])
+    await client.orders.get("o-0")
+    fake.plan = ["wait"] * 100
+    fake.pool_size = 3
+    fake.hits.clear()
+    creates = [
+        asyncio.create_task(
+            client.orders.create(recipient=RECIPIENT, items=ITEMS, partner_order_id=f"P-{i}")
+        )
+        for i in range(100)
+    ]
+    await asyncio.wait_for(fake.pool_full.wait(), 10)
+    await asyncio.wait_for(queued.wait(), 10)
+
+    await client.close()
+    results = await asyncio.gather(*creates, return_exceptions=True)
+
+    unknown = [r for r in results if isinstance(r, OrderOutcomeUnknownError)]
+    not_sent = [r for r in results if isinstance(r, APIConnectionError) and not r.request_sent]
+    assert len(unknown) == fake.hits["POST order"] == 3  # on the wire: may exist
+    assert len(not_sent) == 97  # queued: provably never sent
