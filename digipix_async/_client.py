@@ -251,6 +251,20 @@ class DigipixClient:
             "base_url": os.environ.get("DIGIPIX_BASE_URL") or None,
         }
         settings.update(overrides)
+        missing = [
+            variable
+            for key, variable in (
+                ("client_id", "DIGIPIX_CLIENT_ID"),
+                ("client_secret", "DIGIPIX_CLIENT_SECRET"),
+            )
+            if not settings.get(key)
+        ]
+        if missing:  # names only: never a value read from the environment
+            raise ValueError(
+                f"DigipixClient.from_env(): {' and '.join(missing)} not set (it reads "
+                "DIGIPIX_CLIENT_ID, DIGIPIX_CLIENT_SECRET, DIGIPIX_ENVIRONMENT and "
+                "DIGIPIX_BASE_URL; keyword arguments win)"
+            )
         return cls(**settings)
 
     def with_options(
