@@ -10,12 +10,11 @@ listed by ``reconcile`` for a look in the Digipix dashboard.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import inspect
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final
 
-import attrs
 import click
 
 from digipix_async import OrderOutcomeUnknownError
@@ -33,6 +32,7 @@ from digipix_async.cli._output import (
     to_json,
 )
 from digipix_async.cli._rows import RowError, decode_line, lines
+from digipix_async.jobs import OrderJournal
 
 __all__ = ["create_bulk", "reconcile"]
 
@@ -79,6 +79,22 @@ def _order_lines(path: str) -> Iterator[tuple[int, str | None, dict[str, Any] | 
 def _problem(line: int, error: RowError) -> str:
     column = f", column {error.column}" if error.column else ""
     return f"line {line}{column}: {error.message}"
+
+
+@contextlib.asynccontextmanager
+async def _journal(path: str) -> AsyncIterator[OrderJournal]:
+    """Open the job's journal; a file that is not one is bad usage (exit 2)."""
+    journal = OrderJournal(path)
+    try:
+        await journal.open()
+    except sqlite3.DatabaseError as error:  # open() has released what it took
+        raise click.BadParameter(
+            f"{path} is not an order journal ({error})", param_hint="'--journal'"
+        ) from None
+    try:
+        yield journal
+    finally:
+        await journal.aclose()
 
 
 class _Job:
@@ -148,15 +164,13 @@ class _Job:
 async def _create_bulk(
     settings: Settings, path: str, journal_path: str, concurrency: int, progress_every: float
 ) -> int:
-    from digipix_async.jobs import OrderJournal  # only these two commands need it
-
     total = sum(1 for _ in _order_lines(path))
     reporter = Reporter(settings.err_console, total, "create-bulk", progress_every)
     job = _Job(settings, reporter)
     with Interrupt(settings) as interrupt, RequestCounter() as requests_sent:
         try:
             async with (
-                OrderJournal(journal_path) as journal,
+                _journal(journal_path) as journal,
                 connect(settings) as client,
                 # Leaving this block waits for the creates in flight (a second
                 # Ctrl-C included): each outcome reaches the journal.
@@ -229,27 +243,9 @@ def create_bulk(
     )
 
 
-def _entry_json(entry: Any) -> dict[str, Any]:
-    if attrs.has(type(entry)):
-        data: dict[str, Any] = attrs.asdict(entry)
-    elif dataclasses.is_dataclass(entry) and not isinstance(entry, type):
-        data = dataclasses.asdict(entry)
-    else:
-        names = ("partner_order_id", "created_at", "updated_at", "order_id", "body_hash")
-        data = {name: getattr(entry, name) for name in names if hasattr(entry, name)}
-    return {
-        key: value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
-        for key, value in data.items()
-    }
-
-
 async def _reconcile(settings: Settings, journal_path: str) -> int:
-    from digipix_async.jobs import OrderJournal  # only these two commands need it
-
-    async with OrderJournal(journal_path) as journal:
-        found = journal.unknown()
-        entries = await found if inspect.isawaitable(found) else found
-        rows = [_entry_json(entry) for entry in entries]
+    async with _journal(journal_path) as journal:
+        rows = [to_json(entry) for entry in await journal.unknown()]
     if settings.as_json:
         print_json(rows, settings.out)
     elif rows:

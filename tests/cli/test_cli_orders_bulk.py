@@ -91,7 +91,18 @@ async def test_an_order_whose_answer_was_lost_is_not_resent_and_is_listed(
         assert [entry["partner_order_id"] for entry in listed] == ["P-0"]
         assert listed[0]["state"] == "unknown"
 
-        status, out, err = await run("orders", "reconcile", "--journal", str(journal))
+        status, _, err = await run("orders", "reconcile", "--journal", str(journal))
         assert status == 1
         assert "P-0" in out
         assert "find each partner order id in the Digipix dashboard" in err
+
+
+async def test_a_journal_that_is_not_one_is_bad_usage(tmp_path: pathlib.Path) -> None:
+    journal = tmp_path / "notes.txt"
+    journal.write_text("my notes\n", encoding="utf-8")
+
+    status, _, err = await run("orders", "reconcile", "--journal", str(journal))
+
+    assert status == 2
+    assert "notes.txt is not an order journal (file is not a database)" in err
+    assert journal.read_text(encoding="utf-8") == "my notes\n"
