@@ -113,6 +113,16 @@ async def test_a_slow_redis_is_bounded_by_the_timeout(
         assert waits.count(0.0) == 5
         assert len(store_records(caplog, logging.WARNING)) == 1
         await sleeper
+        # Awake again: the next probe reads Redis, and reads it right (the calls
+        # cut off by the timeout left no stray reply on a pooled connection).
+        await admin.set(f"digipix:{NS}:token", "tok-from-redis", px=60_000)
+        deadline = time.monotonic() + 10
+        while (await store.get_token(NS) or ("",))[0] != "tok-from-redis":
+            assert time.monotonic() < deadline, "the store never went back to Redis"
+            await asyncio.sleep(0.05)
+        assert await store.take_rate_token(NS, 0.001, 5) == 0.0  # Redis' bucket is untouched
+        assert await store.claim_notification("n1", pending_ttl=30) == "claimed"
+        assert await admin.get("digipix:notification:n1") == b"pending"
     finally:
         await store.aclose()
         await admin.aclose()
