@@ -7,6 +7,7 @@ import io
 import json
 import pathlib
 
+import pytest
 from cli_helpers import invoke, run, sandbox_env
 
 from digipix_async.sandbox import SandboxServer
@@ -189,3 +190,25 @@ async def test_rate_limit_reaches_the_client(tmp_path: pathlib.Path) -> None:
     assert len(arrivals) == 30
     # A bucket of 10 refilled at 10/s lets fewer than 20 requests into any second.
     assert all(arrivals[i + 20] - arrivals[i] >= 0.95 for i in range(len(arrivals) - 20))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", "line 1: the file is empty; expected the header"),
+        ("header-only.csv", HEADER.encode(), "the file holds no cart"),
+        ("empty.jsonl", b"\n\n", "the file holds no cart"),
+        ("utf16.csv", HEADER.encode("utf-16"), "line 1: the header is not UTF-8 text"),
+    ],
+)
+def test_an_input_without_carts_is_bad_usage(
+    tmp_path: pathlib.Path, name: str, content: bytes, message: str
+) -> None:
+    source = tmp_path / name
+    source.write_bytes(content)
+
+    status, out, err = invoke("quote-bulk", str(source), "-o", str(tmp_path / "o.jsonl"))
+
+    assert status == 2
+    assert message in err
+    assert out == ""
