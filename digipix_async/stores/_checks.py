@@ -65,10 +65,14 @@ def check_duration(name: str, value: object) -> float:
 
 
 def check_rate(rate: object, burst: object) -> tuple[float, float]:
-    """Return a token bucket's ``(rate, burst)``: a positive rate, room for one request."""
+    """Return a token bucket's ``(rate, burst)``: a positive rate, room for one request.
+
+    A burst below 1 (``rate_limit=0.5`` with bursts "up to the rate") counts as
+    1: a bucket that can never hold a whole token would never let a request go.
+    """
     rate_number, burst_number = _finite(rate), _finite(burst)
     if rate_number is None or rate_number <= 0:
         raise ValueError(f"rate must be a positive, finite number per second, not {rate!r}")
-    if burst_number is None or burst_number < 1:
-        raise ValueError(f"burst must be a finite number of at least 1, not {burst!r}")
-    return rate_number, burst_number
+    if burst_number is None or burst_number <= 0:
+        raise ValueError(f"burst must be a positive, finite number of requests, not {burst!r}")
+    return rate_number, max(1.0, burst_number)

@@ -42,9 +42,9 @@ def refill(tokens: float, at: float, now: float, rate: float, burst: float) -> t
     bucket refills at ``rate`` per second up to ``burst``; a wait > 0 means
     nothing was taken. A clock that went backwards refills nothing. A caller
     who waited exactly the wait it was told finds a token, whatever the float
-    rounding of the refill (hence the tolerance).
+    rounding of the refill (hence the tolerance). A burst below 1 counts as 1.
     """
-    tokens = min(burst, tokens + max(0.0, now - at) * rate)
+    tokens = min(max(1.0, burst), tokens + max(0.0, now - at) * rate)
     if tokens >= 1.0 - _ROUNDING:
         return max(0.0, tokens - 1.0), 0.0
     return tokens, (1.0 - tokens) / rate

@@ -57,6 +57,12 @@ def test_the_bucket_never_exceeds_burst_plus_refill(
     assert taken <= burst + rate * now + 1e-6 * len(steps)
 
 
+def test_a_burst_below_one_still_fills_to_one_token() -> None:
+    # Without the floor the bucket would stop at half a token and wait forever.
+    tokens, wait = refill(0.0, 0.0, 100.0, 0.5, 0.5)
+    assert (tokens, wait) == (0.0, 0.0)
+
+
 def test_a_clock_that_goes_back_refills_nothing() -> None:
     assert refill(0.5, 10.0, 5.0, 100, 5) == (0.5, pytest.approx(0.005))
 

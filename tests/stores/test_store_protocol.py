@@ -171,6 +171,12 @@ async def test_the_bucket_refills_at_the_rate(store: Store) -> None:
     assert await store.take_rate_token(NS, 50, 1) == 0.0
 
 
+async def test_a_rate_below_one_per_second_lets_one_request_go_at_a_time(store: Store) -> None:
+    # rate_limit=0.5 with bursts "up to the rate": a burst below 1 counts as 1.
+    assert await store.take_rate_token(NS, 0.5, 0.5) == 0.0
+    assert await store.take_rate_token(NS, 0.5, 0.5) == pytest.approx(2.0, abs=0.1)
+
+
 async def test_buckets_are_per_namespace(store: Store) -> None:
     assert await store.take_rate_token(NS, 0.001, 1) == 0.0
     assert await store.take_rate_token(NS, 0.001, 1) > 0
@@ -226,7 +232,7 @@ async def test_a_done_mark_expires_after_its_ttl(store: Store) -> None:
         (lambda s: s.acquire_refresh_lock(NS, "", 5), "owner"),
         (lambda s: s.pause_until(NS, math.inf), "until"),
         (lambda s: s.take_rate_token(NS, 0, 5), "rate"),
-        (lambda s: s.take_rate_token(NS, 5, 0.5), "burst"),
+        (lambda s: s.take_rate_token(NS, 5, 0), "burst"),
         (lambda s: s.claim_notification("k", pending_ttl=-1), "pending_ttl"),
         (lambda s: s.finish_notification("x" * 600, ttl=5), "key"),
     ],
