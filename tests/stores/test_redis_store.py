@@ -315,3 +315,40 @@ async def test_machines_with_skewed_clocks_agree_on_the_pause_and_expiry(
     finally:
         await writer.aclose()
         await reader.aclose()
+
+
+#: The least a RedisStore needs (the README's ACL line): its keys, and the
+#: commands it sends or its scripts call.
+ACL_RULES = (
+    "~digipix:*",
+    "+get", "+set", "+del", "+pttl", "+hmget", "+hset", "+pexpire", "+time",
+    "+evalsha", "+eval", "+script|load",
+)  # fmt: skip
+
+
+async def test_a_least_privilege_acl_user_is_enough(
+    redis_server: RedisServer, admin: redis.asyncio.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    await admin.execute_command(
+        "ACL", "SETUSER", "digipix-app", "reset", "on", ">app-password", *ACL_RULES
+    )
+    url = f"redis://digipix-app:app-password@127.0.0.1:{redis_server.port}/0"
+    store = RedisStore(url, timeout=5.0)
+    try:
+        await store.set_token(NS, "tok-1", time.time() + 3600)
+        assert (await store.get_token(NS) or ("",))[0] == "tok-1"
+        await store.invalidate_token(NS, "tok-1")
+        assert await store.acquire_refresh_lock(NS, "me", 30)
+        await store.release_refresh_lock(NS, "me")
+        await store.pause_until(NS, time.time() + 60)
+        assert await store.paused_until(NS) > 0
+        assert await store.take_rate_token(NS, 10, 10) == 0.0
+        assert await store.claim_notification("n1", pending_ttl=30) == "claimed"
+        await store.release_notification("n1")
+        await store.finish_notification("n1", ttl=60)
+    finally:
+        await store.aclose()
+        await admin.execute_command("ACL", "DELUSER", "digipix-app")
+    # Everything ran on Redis: no fallback to memory, so no warning.
+    assert store_records(caplog, logging.WARNING) == []
+    assert await admin.get("digipix:notification:n1") == "done"
