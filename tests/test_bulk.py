@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
+import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import aclosing
 from typing import Any
@@ -250,3 +252,16 @@ async def test_create_many_follows_the_clients_throttle_count() -> None:
 
     assert len(answered) == 20
     assert results.concurrency < 8
+
+
+async def test_a_finished_run_is_not_kept_alive_by_the_task_that_consumed_it() -> None:
+    # A long-lived task (a worker running job after job) must not accumulate them.
+    results = run_bulk(Recorder(), [{"n": 2}, {"n": 4}], concurrency=2)
+    core = weakref.ref(results._core)
+
+    values = [result.value async for result in results]
+    del results
+    gc.collect()
+
+    assert core() is None
+    assert sorted(values) == [20, 40]

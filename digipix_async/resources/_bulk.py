@@ -194,6 +194,7 @@ class _Core(Generic[T]):
                 break
             if not self._running and not self._put_back and self._exhausted:
                 self._stopped = True
+                self._forget_consumer()
                 raise StopAsyncIteration
             await self._sleep(wake)
         return self._ready.pop(0)[0]
@@ -204,7 +205,16 @@ class _Core(Generic[T]):
             if task is not None:
                 self._consumer = task
                 # A task that ends (returns, raises, is cancelled) iterates no more.
-                task.add_done_callback(lambda _: self.stop())
+                task.add_done_callback(self._consumer_done)
+
+    def _consumer_done(self, task: asyncio.Task[Any]) -> None:
+        self.stop()
+
+    def _forget_consumer(self) -> None:
+        # A long-lived task running many jobs must not keep every finished one alive.
+        if self._consumer is not None:
+            self._consumer.remove_done_callback(self._consumer_done)
+            self._consumer = None
 
     async def _fill(self) -> None:
         """Start calls while the window has room: inputs put back first, then new ones."""
@@ -309,6 +319,7 @@ class _Core(Generic[T]):
         if self._stopped:
             return
         self._stopped = True
+        self._forget_consumer()
         self._close_source()
         waiting, self._ready = self._ready, []
         for result, kwargs in waiting:
