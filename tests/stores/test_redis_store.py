@@ -103,7 +103,7 @@ async def test_a_slow_redis_is_bounded_by_the_timeout(
     admin = redis.asyncio.Redis.from_url(own_redis_server.url, socket_timeout=10)
     try:
         await store.set_token(NS, "tok-1", time.time() + 3600)
-        sleeper = asyncio.create_task(admin.execute_command("DEBUG", "SLEEP", "1.5"))
+        sleeper = asyncio.create_task(admin.execute_command("DEBUG", "SLEEP", "2.5"))
         await asyncio.sleep(0.1)  # let the server start sleeping
         token = await store.get_token(NS)
         waits = await asyncio.gather(*(store.take_rate_token(NS, 0.001, 5) for _ in range(10)))

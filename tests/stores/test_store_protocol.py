@@ -174,7 +174,7 @@ async def test_the_bucket_refills_at_the_rate(store: Store) -> None:
 async def test_a_rate_below_one_per_second_lets_one_request_go_at_a_time(store: Store) -> None:
     # rate_limit=0.5 with bursts "up to the rate": a burst below 1 counts as 1.
     assert await store.take_rate_token(NS, 0.5, 0.5) == 0.0
-    assert await store.take_rate_token(NS, 0.5, 0.5) == pytest.approx(2.0, abs=0.1)
+    assert 1.0 < await store.take_rate_token(NS, 0.5, 0.5) <= 2.0
 
 
 async def test_buckets_are_per_namespace(store: Store) -> None:
