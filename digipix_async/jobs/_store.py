@@ -14,6 +14,8 @@ The cost is one fsync per transaction, paid once per group of concurrent creates
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import uuid
 from typing import Any, Literal, NamedTuple
@@ -105,6 +107,7 @@ class Store:
     """One connection to the journal file, used only from the thread that made it."""
 
     def __init__(self, path: str) -> None:
+        _create_private(path)
         connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT, isolation_level=None)
         try:
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -218,3 +221,15 @@ class Store:
             "AND order_id = ?",
             (answer, partner_order_id, order_id),
         )
+
+
+def _create_private(path: str) -> None:
+    """Create the file readable by its owner only, if it does not exist yet.
+
+    It keeps each created order's answer, recipient included (personal data).
+    SQLite gives the -wal and -shm files the permissions of the database file.
+    """
+    if path == ":memory:" or os.path.exists(path):
+        return
+    with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -344,3 +346,18 @@ def test_at_loop_shutdown_the_creates_in_flight_are_journaled_as_unknown(
     assert sorted(entry.partner_order_id for entry in entries) == ["p0", "p1", "p2"]
     assert {entry.error for entry in entries} == {"interrupted while sent"}
     assert not [r for r in caplog.records if "destroyed but it is pending" in r.getMessage()]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+async def test_the_journal_file_is_private(tmp_path: Path) -> None:
+    # It keeps each created order's answer: the recipient's personal data.
+    async with OrderJournal(tmp_path / "j.db") as journal:
+        await journal.unknown()
+        modes = file_modes(tmp_path)  # while open: the -wal and -shm files exist
+
+    assert set(modes) == {"j.db", "j.db-wal", "j.db-shm"}
+    assert set(modes.values()) == {0o600}
+
+
+def file_modes(directory: Path) -> dict[str, int]:
+    return {path.name: stat.S_IMODE(path.stat().st_mode) for path in directory.iterdir()}
