@@ -1,22 +1,23 @@
 """Build the request of every API call, checking the caller's input first.
 
-No I/O: each function returns a :class:`~digipix_async._request.Request` or raises
+No I/O: each function returns a :class:`~digipix_async._sansio.Request` or raises
 :class:`~digipix_async._errors.ValidationError` naming the field, before anything
-could be sent. Bodies hold plain values with wire names, from the converter.
+could be sent (the checks live in ``_input``). Bodies hold plain values whose
+names and status values come from ``_wire_names``, looked up on every call, so
+a corrected wire name reaches requests and answers alike.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import attrs
-
-from digipix_async import _converter, _json
+from digipix_async import _converter, _input, _wire_names
 from digipix_async._errors import ValidationError
+from digipix_async._input import merge_extra_body, normalize_zip_code
 from digipix_async._sansio import Request, RetrySafety
+from digipix_async._wire_names import wire_name
 from digipix_async.models import OrderItem, OrderStatus, QuoteItem, Recipient, ShipmentMethod
 
 __all__ = [
@@ -28,14 +29,15 @@ __all__ = [
     "get_order",
     "get_product",
     "list_products",
+    "merge_extra_body",
     "normalize_zip_code",
 ]
 
-_NOT_DIGITS = re.compile(r"[^0-9]")
 #: The reference: ``partnerOrderID`` string <= 64 characters.
 _PARTNER_ORDER_ID_MAX = 64
-_RECIPIENT_REQUIRED = ("name", "zip_code", "street", "number", "city", "state")
-_PATCH_STATUSES = {OrderStatus.APPROVED: "approved", OrderStatus.CANCELED: "canceled"}
+_PATCH = (OrderStatus.APPROVED, OrderStatus.CANCELED)
+#: A shipment method given as the reference's label: a short plain word.
+_LABEL_MAX = 64
 
 
 def list_products() -> Request:
@@ -58,9 +60,13 @@ def create_quote(*, zip_code: str, items: Iterable[QuoteItem | Mapping[str, Any]
 
     Safe to retry: the reference says a quote is not saved.
     """
+    names = (wire_name("product_id"), wire_name("quantity"), wire_name("pages"))
+    raw_items = _input.sequence(items, "items")
     body = {
-        "zipCode": normalize_zip_code(zip_code, "zip_code"),
-        "items": [_quote_item_body(raw, i) for i, raw in enumerate(_sequence(items, "items"))],
+        wire_name("zip_code"): normalize_zip_code(zip_code, "zip_code"),
+        wire_name("items"): [
+            _input.quote_item_body(raw, index, names) for index, raw in enumerate(raw_items)
+        ],
     }
     return Request("POST", "/v1/quote", "quote", json=body, retry=RetrySafety.IDEMPOTENT)
 
@@ -70,7 +76,7 @@ def create_order(
     recipient: Recipient | Mapping[str, Any],
     items: Iterable[OrderItem | Mapping[str, Any]],
     shipment_id: str | None = None,
-    shipment_method: ShipmentMethod | int | None = None,
+    shipment_method: ShipmentMethod | int | str | None = None,
     partner_order_id: str | None = None,
     custom_data: Mapping[str, Any] | None = None,
     status_notification_url: str | None = None,
@@ -83,17 +89,18 @@ def create_order(
     """
     body: dict[str, Any] = {}
     if partner_order_id is not None:
-        body["partnerOrderID"] = _partner_order_id(partner_order_id)
+        body[wire_name("partner_order_id")] = _partner_order_id(partner_order_id)
     if custom_data is not None:
-        body["customData"] = _custom_data(custom_data)
+        body[wire_name("custom_data")] = _input.json_object(custom_data, "custom_data")
     if status_notification_url is not None:
-        body["statusNotificationUrl"] = _http_url(status_notification_url)
-    body["recipient"] = _converter.unstructure(_recipient(recipient))
-    body["items"] = [_converter.unstructure(item) for item in _order_items(items)]
+        body[wire_name("status_notification_url")] = _http_url(status_notification_url)
+    body[wire_name("recipient")] = _converter.unstructure(_input.recipient(recipient))
+    order_items = _input.order_items(items)
+    body[wire_name("items")] = [_converter.unstructure(item) for item in order_items]
     shipment = _shipment(shipment_id, shipment_method, required=False)
     if shipment:
         # Pre-approved flows: the reference wants APPROVED alongside the shipment.
-        body["status"] = "APPROVED"
+        body[wire_name("status")] = _wire_names.APPROVED_ON_CREATE
         body.update(shipment)
     return Request(
         "POST",
@@ -111,7 +118,7 @@ def change_order_status(
     *,
     status: OrderStatus | str,
     shipment_id: str | None = None,
-    shipment_method: ShipmentMethod | int | None = None,
+    shipment_method: ShipmentMethod | int | str | None = None,
 ) -> Request:
     """Build ``PATCH /v1/orders/{order_id}``: approve (with a shipment) or cancel.
 
@@ -121,7 +128,7 @@ def change_order_status(
     """
     path = f"/v1/orders/{_path_id(order_id, 'order_id')}"
     wanted = _patch_status(status)
-    body: dict[str, Any] = {"status": _PATCH_STATUSES[wanted]}
+    body: dict[str, Any] = {wire_name("status"): _wire_names.PATCH_STATUSES[wanted.value]}
     if wanted is OrderStatus.APPROVED:
         body.update(_shipment(shipment_id, shipment_method, required=True))
     elif shipment_id is not None or shipment_method is not None:
@@ -134,7 +141,7 @@ def approve_order(
     order_id: str,
     *,
     shipment_id: str | None = None,
-    shipment_method: ShipmentMethod | int | None = None,
+    shipment_method: ShipmentMethod | int | str | None = None,
 ) -> Request:
     """Build the PATCH that approves an order with a quoted shipment or a method."""
     return change_order_status(
@@ -150,27 +157,12 @@ def cancel_order(order_id: str) -> Request:
     return change_order_status(order_id, status=OrderStatus.CANCELED)
 
 
-def normalize_zip_code(value: object, field: str) -> str:
-    """Return the 8 digits of a Brazilian CEP, dropping everything else (``01311-100``).
-
-    Only ASCII digits count: the reference's pattern is ``^[0-9]{8}``.
-    """
-    if not isinstance(value, str):
-        raise ValidationError(field, f"expected a string, got {type(value).__name__}")
-    if len(value) == 8 and value.isascii() and value.isdigit():
-        return value  # already 8 digits: no pattern to run
-    digits = _NOT_DIGITS.sub("", value)
-    if len(digits) != 8:
-        raise ValidationError(field, f"must have 8 digits, found {len(digits)} in {value!r}")
-    return digits
-
-
-# --- checks shared by the builders
+# --- checks of the builders' own arguments
 
 
 def _path_id(value: object, field: str) -> str:
     if not isinstance(value, str) or not value:
-        raise ValidationError(field, f"expected a non-empty string, got {value!r}")
+        raise ValidationError(field, f"expected a non-empty string, got {type(value).__name__}")
     # URL normalisation resolves dot segments even percent-encoded: /v1/orders/..
     # would become /v1/, another resource entirely.
     if value in (".", ".."):
@@ -178,101 +170,11 @@ def _path_id(value: object, field: str) -> str:
     if value.isascii() and value.isalnum():  # the vendor's ids: nothing to encode
         return value
     # safe="": a "/" or "?" in an id must stay inside its path segment.
-    return quote(value, safe="")
-
-
-def _non_empty_str(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, f"expected a non-empty string, got {value!r}")
-    return value
-
-
-def _count(value: int, field: str) -> None:
-    # Types were checked by from_input; only the range is left.
-    if value < 1:
-        raise ValidationError(field, f"must be at least 1, got {value}")
-
-
-def _sequence(items: object, field: str) -> list[Any]:
-    # A list or tuple needs no ABC check (the common case, on every request).
-    if (items.__class__ is not list and items.__class__ is not tuple) and (
-        isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable)
-    ):
-        raise ValidationError(field, f"expected a list, got {type(items).__name__}")
-    found = list(items)
-    if not found:
-        raise ValidationError(field, "at least one item is needed")
-    return found
-
-
-def _quote_item(raw: object, index: int) -> QuoteItem:
-    item = _converter.from_input(raw, QuoteItem, f"items[{index}]")
-    # Types were checked by from_input; the ranges are checked here, and the
-    # field's path is spelled out only when one is out of range.
-    pages = item.pages
-    if not item.product_id.strip() or item.quantity < 1 or (pages is not None and pages < 1):
-        where = f"items[{index}]"
-        _non_empty_str(item.product_id, f"{where}.product_id")
-        _count(item.quantity, f"{where}.quantity")
-        _count(pages if pages is not None else 1, f"{where}.pages")
-    return item
-
-
-_QUOTE_ITEM_FIELDS = frozenset(field.name for field in attrs.fields(QuoteItem))
-_PRODUCT_ID, _QUANTITY, _PAGES = map(_converter.wire_name, ("product_id", "quantity", "pages"))
-
-
-def _quote_item_body(raw: object, index: int) -> dict[str, Any]:
-    """Return the wire form of quote item ``index``, checked as `_quote_item` checks it."""
-    # One pass for the common input, a dict of exactly typed values in range (a bulk
-    # job quotes thousands); anything else takes the full path, which names the problem.
-    if type(raw) is dict and raw.keys() <= _QUOTE_ITEM_FIELDS:
-        product_id = raw.get("product_id")
-        quantity = raw.get("quantity")
-        pages = raw.get("pages")
-        if (
-            type(product_id) is str
-            and product_id.strip()
-            and type(quantity) is int
-            and quantity >= 1
-        ):
-            if pages is None:
-                return {_PRODUCT_ID: product_id, _QUANTITY: quantity}
-            if type(pages) is int and pages >= 1:
-                return {_PRODUCT_ID: product_id, _QUANTITY: quantity, _PAGES: pages}
-    body: dict[str, Any] = _converter.unstructure(_quote_item(raw, index))
-    return body
-
-
-def _order_items(items: object) -> list[OrderItem]:
-    checked = []
-    for index, raw in enumerate(_sequence(items, "items")):
-        item = _converter.from_input(raw, OrderItem, f"items[{index}]")
-        if not item.product_id.strip() or item.quantity < 1:
-            where = f"items[{index}]"
-            _non_empty_str(item.product_id, f"{where}.product_id")
-            _count(item.quantity, f"{where}.quantity")
-        for part_index, part in enumerate(item.parts):
-            pages = part.pages
-            if not part.id.strip() or not part.url.strip() or (pages is not None and pages < 1):
-                part_where = f"items[{index}].parts[{part_index}]"
-                _non_empty_str(part.id, f"{part_where}.id")
-                _non_empty_str(part.url, f"{part_where}.url")
-                _count(pages if pages is not None else 1, f"{part_where}.pages")
-        checked.append(item)
-    return checked
-
-
-def _recipient(value: object) -> Recipient:
-    recipient = _converter.from_input(value, Recipient, "recipient")
-    for name in _RECIPIENT_REQUIRED:
-        _non_empty_str(getattr(recipient, name), f"recipient.{name}")
-    zip_code = normalize_zip_code(recipient.zip_code, "recipient.zip_code")
-    return attrs.evolve(recipient, zip_code=zip_code)
+    return quote(_input.checked_text(value, field), safe="")
 
 
 def _partner_order_id(value: object) -> str:
-    text = _non_empty_str(value, "partner_order_id")
+    text = _input.non_empty_str(value, "partner_order_id")
     if len(text) > _PARTNER_ORDER_ID_MAX:
         raise ValidationError(
             "partner_order_id",
@@ -281,19 +183,8 @@ def _partner_order_id(value: object) -> str:
     return text
 
 
-def _custom_data(value: object) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValidationError("custom_data", f"expected a mapping, got {type(value).__name__}")
-    try:
-        _json.dumps_exact(value)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError("custom_data", f"must be JSON-serialisable: {exc}") from None
-    # A copy, so a later change to the caller's dict cannot alter a built request.
-    return dict(value)
-
-
 def _http_url(value: object) -> str:
-    text = _non_empty_str(value, "status_notification_url")
+    text = _input.non_empty_str(value, "status_notification_url")
     try:
         parts = urlsplit(text)
         absolute = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
@@ -310,9 +201,15 @@ def _shipment(shipment_id: object, shipment_method: object, *, required: bool) -
     if shipment_id is not None and shipment_method is not None:
         raise ValidationError("shipment_method", "give shipment_id or shipment_method, not both")
     if shipment_id is not None:
-        return {"shipmentId": _non_empty_str(shipment_id, "shipment_id")}
+        return {wire_name("shipment_id"): _input.non_empty_str(shipment_id, "shipment_id")}
+    if isinstance(shipment_method, str):
+        # The reference's label form ("cheapest"): sent as it is, under its own name.
+        label = _input.non_empty_str(shipment_method, "shipment_method")
+        if len(label) > _LABEL_MAX:
+            raise ValidationError("shipment_method", f"at most {_LABEL_MAX} characters")
+        return {wire_name("shipment_method"): label}
     if shipment_method is not None:
-        return {"shipmentMethodId": _shipment_method(shipment_method)}
+        return {wire_name("shipment_method_id"): _shipment_method(shipment_method)}
     if required:
         raise ValidationError("shipment_id", "approving needs shipment_id or shipment_method")
     return {}
@@ -322,15 +219,21 @@ def _shipment_method(value: object) -> int:
     known = ShipmentMethod._value2member_map_
     if isinstance(value, int) and not isinstance(value, bool) and value in known:
         return int(value)
+    shown = (
+        repr(value)
+        if isinstance(value, int | float) and abs(value) < 10**6
+        else type(value).__name__
+    )
     raise ValidationError(
         "shipment_method",
-        f"expected 1 (CHEAPEST), 2 (FASTEST) or 3 (COLLECT), got {value!r}",
+        f"expected 1 (CHEAPEST), 2 (FASTEST), 3 (COLLECT) or a label, got {shown}",
     )
 
 
 def _patch_status(value: object) -> OrderStatus:
     if isinstance(value, str) and value:
         status = OrderStatus(value)
-        if status in _PATCH_STATUSES:
+        if status in _PATCH:
             return status
-    raise ValidationError("status", f"expected 'approved' or 'canceled', got {value!r}")
+    shown = repr(value) if isinstance(value, str | int | None) and len(repr(value)) < 40 else "that"
+    raise ValidationError("status", f"expected 'approved' or 'canceled', got {shown}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from types import MappingProxyType
@@ -14,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from samples import ORDER_APPROVED, ORDER_QUOTE, QUOTE_OPTIONS
 
-from digipix_async import _converter, _json
-from digipix_async._converter import StructureError, from_input, structure
+from digipix_async import _converter, _wire_names
+from digipix_async._converter import StructureError, structure
 from digipix_async._converter import unstructure as unstructure_
-from digipix_async._errors import ValidationError
-from digipix_async._json import dumps, dumps_exact, loads
+from digipix_async._json import dumps, loads
+from digipix_async._scalar_hooks import INT_LIMIT
 from digipix_async.models import (
     ItemPart,
     Order,
@@ -192,9 +191,11 @@ def test_round_trip_gives_back_the_input(body: bytes, cls: Any) -> None:
 
 texts = st.text(max_size=10)
 maybe_texts = st.none() | texts
-money = st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=2)
+# Within the bounds answers may hold (_scalar_hooks: 18-digit ints, money to 10**30).
+ints = st.integers(-INT_LIMIT, INT_LIMIT)
+money = st.none() | st.decimals(-(10**20), 10**20, places=2)
 # Keys that cannot clash with a wire name, so they land in ``extra``.
-extras = st.dictionaries(texts.map(lambda key: "x_" + key), st.integers() | texts, max_size=2)
+extras = st.dictionaries(texts.map(lambda key: "x_" + key), ints | texts, max_size=2)
 statuses = st.sampled_from(OrderStatus) | st.text(min_size=1).map(OrderStatus)
 options = st.builds(
     ShippingOption,
@@ -212,15 +213,15 @@ orders = st.builds(
     partner_id=maybe_texts,
     created_at=st.none() | st.datetimes(timezones=st.just(UTC)),
     partner_order_id=maybe_texts,
-    custom_data=st.none() | st.dictionaries(texts, st.integers() | texts, max_size=2),
+    custom_data=st.none() | st.dictionaries(texts, ints | texts, max_size=2),
     recipient=st.none() | st.builds(Recipient, name=maybe_texts, zip_code=maybe_texts),
     items=st.lists(
         st.builds(
             OrderItem,
             product_id=texts,
-            quantity=st.integers(),
+            quantity=ints,
             parts=st.lists(
-                st.builds(ItemPart, texts, texts, st.none() | st.integers(), extra=extras),
+                st.builds(ItemPart, texts, texts, st.none() | ints, extra=extras),
                 max_size=2,
             ),
             extra=extras,
@@ -253,7 +254,7 @@ def test_any_order_survives_the_wire(order: Order) -> None:
         Product,
         id=texts,
         name=maybe_texts,
-        internal_code=st.none() | st.integers(),
+        internal_code=st.none() | ints,
         price=money,
         weight=st.none() | st.integers(0, 10**6) | st.floats(0, 1e6),
         parts=st.lists(st.builds(ProductPart, texts, maybe_texts), max_size=2),
@@ -318,8 +319,8 @@ def test_unstructure_gives_plain_values() -> None:
 
 def test_wire_names_come_from_one_table() -> None:
     # Spot checks of the spellings that differ from a plain camelCase rule.
-    assert _converter._WIRE_NAMES["partner_order_id"] == "partnerOrderID"
-    assert "tracking_items" not in _converter._WIRE_NAMES
+    assert _wire_names.WIRE_NAMES["partner_order_id"] == "partnerOrderID"
+    assert "tracking_items" not in _wire_names.WIRE_NAMES
     out = unstructure_(Order("o", OrderStatus.NEW, partner_order_id="P", shipping_cost=Decimal(1)))
     assert set(out) == {"id", "status", "items", "partnerOrderID", "shippingCost"}
 
@@ -370,108 +371,9 @@ def test_dumps_writes_datetimes_as_iso() -> None:
     assert dumps([minus3]) == b'["2020-08-26T19:02:32.970683-03:00"]'
 
 
-# --- loads / dumps
-
-
-@pytest.mark.parametrize(
-    "text", ['  {"a": [1, "x"]} ', "\n[]\t", "1", '"s"', "", " ", '{"a": 1} x', "[1,]", "{"]
-)
-def test_loads_reads_and_refuses_like_the_stdlib(text: str) -> None:
-    try:
-        expected: Any = ("value", json.loads(text))
-    except json.JSONDecodeError as exc:
-        expected = ("refused", str(exc))
-    try:
-        got: Any = ("value", loads(text))
-    except json.JSONDecodeError as exc:
-        got = ("refused", str(exc))
-    assert got == expected
-
-
-def test_loads_never_goes_through_float() -> None:
-    value = loads(b'{"a": 43.49, "b": 0.1, "c": 1e-7, "d": 7}')
-    assert value == {"a": Decimal("43.49"), "b": Decimal("0.1"), "c": Decimal("1e-7"), "d": 7}
-    assert type(value["d"]) is int
-    assert loads('"ç"') == "ç"
-
-
-@pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"a": -Infinity}'])
-def test_loads_refuses_non_json_numbers(text: str) -> None:
-    with pytest.raises(ValueError, match="not a valid JSON number"):
-        loads(text)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (Decimal("43.49"), b"43.49"),
-        (Decimal("41.40"), b"41.40"),
-        (Decimal("-0.000001"), b"-0.000001"),
-        (Decimal("1E+2"), b"1E+2"),
-        ({"a": [1, True, None, "é\n"]}, '{"a":[1,true,null,"é\\n"]}'.encode()),
-        ((ShipmentMethod.COLLECT, OrderStatus.NEW), b'[3,"NEW"]'),
-        (0.5, b"0.5"),
-    ],
-)
-def test_dumps_exact_and_compact(value: Any, expected: bytes) -> None:
-    assert dumps(value) == expected
-
-
-@pytest.mark.parametrize(
-    "value", [Decimal("NaN"), Decimal("Infinity"), float("nan"), float("-inf")]
-)
-def test_dumps_refuses_non_finite_numbers(value: Any) -> None:
-    with pytest.raises(ValueError, match="cannot be written as JSON"):
-        dumps({"x": value})
-
-
-@pytest.mark.parametrize("value", [{1: "a"}, {"a": object()}, {"a": {1, 2}}])
-def test_dumps_exact_refuses_what_json_cannot_hold(value: Any) -> None:
-    with pytest.raises(TypeError):
-        dumps_exact(value)
-
-
-@given(
-    st.recursive(
-        st.none()
-        | st.booleans()
-        | st.integers()
-        | st.text()
-        | st.floats(allow_nan=False, allow_infinity=False),
-        lambda children: st.lists(children) | st.dictionaries(st.text(), children),
-        max_leaves=20,
-    )
-)
-def test_the_fast_and_the_exact_encoder_agree(value: Any) -> None:
-    assert dumps(value) == dumps_exact(value)
-
-
-def test_dumps_without_the_c_encoder_writes_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    value = {"zipCode": "01311100", "items": [{"quantity": 2, "cost": Decimal("2.09")}], "é": None}
-    expected = dumps(value)
-    monkeypatch.setattr(_json, "_c_encode", None)
-    assert (
-        dumps(value)
-        == expected
-        == '{"zipCode":"01311100","items":[{"quantity":2,"cost":2.09}],"é":null}'.encode()
-    )
-
-
-def test_dumps_refuses_a_value_that_contains_itself() -> None:
-    looped: list[Any] = []
-    looped.append(looped)
-    with pytest.raises(ValueError, match="contains itself"):
-        dumps(looped)
-
-
-@given(st.text())
-def test_dumps_strings_like_the_stdlib(text: str) -> None:
-    assert json.loads(dumps({"t": text})) == {"t": text}
-
-
 @given(
     st.integers(min_value=2, max_value=6).flatmap(
-        lambda places: st.decimals(places=places, allow_nan=False, allow_infinity=False)
+        lambda places: st.decimals(-(10**20), 10**20, places=places)
     )
 )
 def test_money_is_exact_through_the_wire(amount: Decimal) -> None:
@@ -548,60 +450,3 @@ def test_arbitrary_data_never_escapes_as_another_exception(data: Any) -> None:
 def test_order_shaped_data_never_escapes_as_another_exception(data: dict[str, Any]) -> None:
     with contextlib.suppress(StructureError):
         structure(data, Order)
-
-
-# --- user input (from_input)
-
-
-def test_from_input_accepts_instances_and_mappings() -> None:
-    item = OrderItem("p", 2, [ItemPart("c", "https://x/c.pdf")])
-    assert from_input(item, OrderItem, "items[0]") == item
-    assert (
-        from_input(
-            {"product_id": "p", "quantity": 2, "parts": [{"id": "c", "url": "https://x/c.pdf"}]},
-            OrderItem,
-            "items[0]",
-        )
-        == item
-    )
-    assert from_input({"name": "Ana", "extra": {"floor": "3"}}, Recipient, "r").extra == {
-        "floor": "3"
-    }
-
-
-@pytest.mark.parametrize(
-    ("value", "cls", "field", "problem"),
-    [
-        ({"zipcode": "1"}, Recipient, "recipient.zipcode", "did you mean 'zip_code'"),
-        ({"zipCode": "1"}, Recipient, "recipient.zipCode", "unknown field"),
-        ({"name": 5}, Recipient, "recipient.name", "expected a string"),
-        ("Ana", Recipient, "recipient", "expected Recipient or a mapping, got str"),
-        ({"product_id": "p"}, QuoteItem, "items[1].quantity", "required field missing"),
-        ({"product_id": "p", "quantity": 1.0}, QuoteItem, "items[1].quantity", "integer"),
-        (QuoteItem("p", True), QuoteItem, "items[1].quantity", "expected an integer, got True"),
-        (
-            {"product_id": "p", "quantity": 1, "parts": [{"id": "c", "url": 5}]},
-            OrderItem,
-            "items[1].parts[0].url",
-            "expected a string",
-        ),
-        (
-            OrderItem("p", 1, [ItemPart("c", "u", pages="2")]),  # type: ignore[arg-type]
-            OrderItem,
-            "items[1].parts[0].pages",
-            "expected an integer",
-        ),
-        (
-            {"product_id": "p", "quantity": 1, "parts": [{"id": "c", "url": "u", "page": 1}]},
-            OrderItem,
-            "items[1].parts[0].page",
-            "did you mean 'pages'",
-        ),
-    ],
-)
-def test_from_input_names_the_exact_path(value: Any, cls: Any, field: str, problem: str) -> None:
-    root = "recipient" if cls is Recipient else "items[1]"
-    with pytest.raises(ValidationError) as caught:
-        from_input(value, cls, root)
-    assert caught.value.field == field
-    assert problem in caught.value.problem

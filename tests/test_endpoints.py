@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from samples import FLOW_1_BODY
 from samples import ITEMS as SAMPLE_ITEMS
@@ -317,7 +317,10 @@ def test_both_shipment_fields_are_refused() -> None:
     )
 
 
-@pytest.mark.parametrize("method", [0, 4, "1", True, 1.0, None])
+# "1" is a label now (API.md "Resources"), sent as shipmentMethod: see the label tests.
+@pytest.mark.parametrize(
+    "method", [0, 4, "", " ", True, 1.0, None, pytest.param(10**5000, id="huge")]
+)
 def test_shipment_method_range(method: Any) -> None:
     if method is not None:
         fails("shipment_method", lambda: order(shipment_method=method))
@@ -380,34 +383,3 @@ def test_a_request_repr_never_shows_its_body() -> None:
     request = Request("POST", "/v1/oauth/token", None, json={"client_secret": "s3cr3t"})
     assert "s3cr3t" not in repr(request)
     assert repr(request).startswith("Request(method='POST', path='/v1/oauth/token'")
-
-
-def _outcome(build: Any) -> Any:
-    try:
-        return ("body", repr(build()))  # repr: the types of the values count too
-    except ValidationError as exc:
-        return ("refused", str(exc))
-
-
-quote_item_values = (
-    st.none()
-    | st.booleans()
-    | st.integers(-2, 3)
-    | st.sampled_from(["", " ", "p", "photobook", 2.0])
-    | st.text(max_size=3)
-)
-
-
-@given(
-    st.dictionaries(
-        st.sampled_from(["product_id", "quantity", "pages", "copies"]), quote_item_values
-    )
-    | st.builds(QuoteItem, quote_item_values, quote_item_values, quote_item_values)
-)
-@example({"product_id": " ", "quantity": 1})
-@example({"product_id": "p", "quantity": 1, "pages": 0})
-@settings(max_examples=400)
-def test_the_quote_item_fast_path_agrees_with_the_full_checks(item: Any) -> None:
-    fast = _outcome(lambda: _endpoints._quote_item_body(item, 3))
-    full = _outcome(lambda: _endpoints._converter.unstructure(_endpoints._quote_item(item, 3)))
-    assert fast == full

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from digipix_async.models._extra import extra_field
+from digipix_async.models._extra import extra_field, to_tuple
 from digipix_async.models.orders import OrderStatus
 
 __all__ = ["StatusNotification", "TrackingItem"]
@@ -23,10 +23,6 @@ class TrackingItem:
     extra: Mapping[str, Any] = extra_field()
 
 
-def _tracking_items(value: Iterable[TrackingItem]) -> tuple[TrackingItem, ...]:
-    return tuple(value)
-
-
 @attrs.frozen
 class StatusNotification:
     """Report that order ``id`` reached ``status``, with tracking once shipped."""
@@ -34,5 +30,5 @@ class StatusNotification:
     id: str
     status: OrderStatus
     custom_data: Mapping[str, Any] | None = None
-    tracking_items: tuple[TrackingItem, ...] = attrs.field(default=(), converter=_tracking_items)
+    tracking_items: tuple[TrackingItem, ...] = attrs.field(default=(), converter=to_tuple)
     extra: Mapping[str, Any] = extra_field()

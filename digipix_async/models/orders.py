@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import attrs
 
-from digipix_async.models._extra import extra_field
+from digipix_async.models._extra import expected_field, extra_field, to_tuple
 from digipix_async.models.quotes import ShippingOption
 
 __all__ = [
@@ -91,34 +91,30 @@ class Recipient:
 
 @attrs.frozen
 class ItemPart:
-    """Point to the file Digipix prints for one part of an item (a cover, the pages)."""
+    """Point to the file Digipix prints for one part of an item (a cover, the pages).
 
-    id: str
-    url: str
+    ``id`` and ``url`` are required when ordering; an answer read leniently may
+    leave them None (see API.md "Responses").
+    """
+
+    id: str | None = expected_field()
+    url: str | None = expected_field()
     pages: int | None = None
     extra: Mapping[str, Any] = extra_field()
 
 
-def _item_parts(value: Iterable[ItemPart]) -> tuple[ItemPart, ...]:
-    return tuple(value)
-
-
 @attrs.frozen
 class OrderItem:
-    """Order ``quantity`` copies of a product made from ``parts``."""
+    """Order ``quantity`` copies of a product made from ``parts``.
 
-    product_id: str
-    quantity: int
-    parts: tuple[ItemPart, ...] = attrs.field(default=(), converter=_item_parts)
+    ``product_id`` and ``quantity`` are required when ordering; an answer read
+    leniently may leave them None (see API.md "Responses").
+    """
+
+    product_id: str | None = expected_field()
+    quantity: int | None = expected_field()
+    parts: tuple[ItemPart, ...] = attrs.field(default=(), converter=to_tuple)
     extra: Mapping[str, Any] = extra_field()
-
-
-def _order_items(value: Iterable[OrderItem]) -> tuple[OrderItem, ...]:
-    return tuple(value)
-
-
-def _shipping_options(value: Iterable[ShippingOption]) -> tuple[ShippingOption, ...]:
-    return tuple(value)
 
 
 @attrs.frozen
@@ -138,8 +134,8 @@ class Order:
     custom_data: Mapping[str, Any] | None = None
     status_notification_url: str | None = None
     recipient: Recipient | None = None
-    items: tuple[OrderItem, ...] = attrs.field(default=(), converter=_order_items)
-    shipments: tuple[ShippingOption, ...] = attrs.field(default=(), converter=_shipping_options)
+    items: tuple[OrderItem, ...] = attrs.field(default=(), converter=to_tuple)
+    shipments: tuple[ShippingOption, ...] = attrs.field(default=(), converter=to_tuple)
     shipment: ShippingOption | None = None
     subtotal: Decimal | None = None
     shipping_cost: Decimal | None = None

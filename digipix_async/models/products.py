@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import attrs
 
-from digipix_async.models._extra import extra_field
+from digipix_async.models._extra import expected_field, extra_field, to_tuple
 
 __all__ = ["Product", "ProductPart"]
-
-
-def _parts(value: Iterable[ProductPart]) -> tuple[ProductPart, ...]:
-    return tuple(value)
 
 
 @attrs.frozen
 class ProductPart:
     """Describe one printable part of a product (a cover, the pages)."""
 
-    id: str
+    id: str | None = expected_field()
     name: str | None = None
     extra: Mapping[str, Any] = extra_field()
 
@@ -38,5 +34,5 @@ class Product:
     weight: float | None = None
     #: Working days in production.
     production_time: int | None = None
-    parts: tuple[ProductPart, ...] = attrs.field(default=(), converter=_parts)
+    parts: tuple[ProductPart, ...] = attrs.field(default=(), converter=to_tuple)
     extra: Mapping[str, Any] = extra_field()

@@ -15,11 +15,15 @@ __all__ = ["QuoteItem", "ShippingOption"]
 
 @attrs.frozen
 class QuoteItem:
-    """Ask for the shipping of ``quantity`` copies of a product (request only)."""
+    """Ask for the shipping of ``quantity`` copies of a product (request only).
+
+    ``extra`` holds fields this SDK does not model yet, sent after the known ones.
+    """
 
     product_id: str
     quantity: int
     pages: int | None = None
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen

@@ -1,0 +1,279 @@
+"""Check what users give before anything is sent (API.md "Client-side validation").
+
+Every refusal is a :class:`ValidationError` naming the field's path
+(``items[1].parts[0].url``). Models and mappings of Python field names are
+read by one detailed cattrs converter that refuses unknown keys (a typo is
+never dropped) and shares the scalar hooks of answers, so the same bounds hold:
+no integer over 18 digits, then each count within ``COUNT_LIMIT``. Text must be
+valid Unicode (a lone surrogate cannot be sent as UTF-8), and free-form data
+(``extra``, ``custom_data``, ``extra_body``) must be writable as JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn
+
+from digipix_async import _json
+from digipix_async._converter import (
+    MODELS,
+    is_model_tuple,
+    list_hook_factory,
+    missing_expected,
+    new_converter,
+    problems,
+    raise_together,
+    unstructure,
+)
+from digipix_async._errors import ValidationError
+from digipix_async._readers import answer_type
+from digipix_async._scalar_hooks import BadValue, scalar_hook, type_name
+from digipix_async.models import OrderItem, QuoteItem, Recipient
+
+__all__ = [
+    "COUNT_LIMIT",
+    "checked_text",
+    "count",
+    "from_input",
+    "json_object",
+    "merge_extra_body",
+    "non_empty_str",
+    "normalize_zip_code",
+    "order_items",
+    "quote_item",
+    "quote_item_body",
+    "recipient",
+    "sequence",
+]
+
+T = TypeVar("T")
+Hook = Callable[[Any, Any], Any]
+
+#: The largest quantity or page count accepted: far beyond any print run.
+COUNT_LIMIT = 10**9
+_NOT_DIGITS = re.compile(r"[^0-9]")
+_RECIPIENT_REQUIRED = ("name", "zip_code", "street", "number", "city", "state")
+
+
+def checked_text(value: str, field: str) -> str:
+    """Return ``value`` if it can be sent as UTF-8 (no lone surrogate such as ``"\\ud800"``)."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(field, "holds a lone surrogate, not valid Unicode") from None
+    return value
+
+
+def _input_str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadValue("holds a lone surrogate, not valid Unicode") from None
+        return value
+    raise BadValue(f"expected a string, got {type_name(value)}")
+
+
+def _input_mapping(value: Any, _: Any) -> dict[str, Any]:
+    # extra: free-form, so checked here, where the field's path is known.
+    if not isinstance(value, Mapping):
+        raise BadValue(f"expected a mapping, got {type_name(value)}")
+    try:
+        _json.dumps_exact(value)
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise BadValue(f"must be writable as JSON: {exc}") from None
+    return dict(value)  # a copy: a later change to the caller's dict alters nothing
+
+
+def _input_hook(cls: type[Any]) -> Hook:
+    overrides: dict[str, Any] = {}
+    for field in attrs.fields(attrs.resolve_types(cls)):
+        required, field_type = answer_type(field)
+        if field.name == "shipment_method_id":
+            overrides[field.name] = cattrs.gen.override(struct_hook=scalar_hook(int))
+        elif required and field_type is not field.type:  # expected: None is refused too
+            overrides[field.name] = cattrs.gen.override(
+                struct_hook=_input.get_structure_hook(field_type)
+            )
+    generated = make_dict_structure_fn(cls, _input, **overrides)
+    names = tuple(field.name for field in attrs.fields(cls))
+
+    def input_hook(data: Any, _: Any) -> Any:
+        # An instance is re-checked field by field: attrs does not check types.
+        if isinstance(data, cls):
+            data = {name: getattr(data, name) for name in names}
+        elif not isinstance(data, Mapping):
+            raise BadValue(f"expected {cls.__name__} or a mapping, got {type_name(data)}")
+        errors = missing_expected(cls, data, str)
+        if errors:
+            raise_together(cls, errors, generated, data)
+        return generated(data, cls)
+
+    return input_hook
+
+
+# User input uses Python names and refuses unknown keys. Hooks are made on first use.
+_input = new_converter(forbid_extra_keys=True)
+_input.register_structure_hook(str, _input_str)
+_input.register_structure_hook_func(lambda t: t == Mapping[str, Any], _input_mapping)
+_input.register_structure_hook_factory(is_model_tuple, list_hook_factory(_input))
+_input.register_structure_hook_factory(lambda t: t in MODELS, _input_hook)
+
+
+def from_input(value: Any, cls: type[T], field: str) -> T:
+    """Check user input (a ``cls`` instance or a mapping of its Python field names).
+
+    Raises ``ValidationError`` naming the path under ``field`` (``recipient.zip_code``,
+    ``items[1].quantity``) of a wrong type, a missing field or an unknown key.
+    """
+    try:
+        return _input.structure(value, cls)
+    except Exception as exc:  # bad input: name the path of its first problem
+        path, problem = problems(exc, field)[0]
+        raise ValidationError(path, problem) from None
+
+
+# --- checks shared by the builders
+
+
+def non_empty_str(value: object, field: str) -> str:
+    """Return a non-blank string that can be sent, else refuse naming ``field``."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, f"expected a non-empty string, got {type_name(value)}")
+    return checked_text(value, field)
+
+
+def count(value: int | None, field: str) -> None:
+    """Refuse a quantity or page count out of 1..COUNT_LIMIT (its type is checked already)."""
+    if value is not None and not 1 <= value <= COUNT_LIMIT:
+        raise ValidationError(field, f"must be between 1 and {COUNT_LIMIT}, got {value}")
+
+
+def sequence(items: object, field: str) -> list[Any]:
+    """Return a non-empty list of the items (any iterable but a string or mapping)."""
+    # A list or tuple needs no ABC check (the common case, on every request).
+    if (items.__class__ is not list and items.__class__ is not tuple) and (
+        isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable)
+    ):
+        raise ValidationError(field, f"expected a list, got {type_name(items)}")
+    found = list(items)
+    if not found:
+        raise ValidationError(field, "at least one item is needed")
+    return found
+
+
+def normalize_zip_code(value: object, field: str) -> str:
+    """Return the 8 digits of a Brazilian CEP, dropping everything else (``01311-100``).
+
+    Only ASCII digits count: the reference's pattern is ``^[0-9]{8}``.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(field, f"expected a string, got {type_name(value)}")
+    if len(value) == 8 and value.isascii() and value.isdigit():
+        return value  # already 8 digits: no pattern to run
+    digits = _NOT_DIGITS.sub("", value)
+    if len(digits) != 8:
+        raise ValidationError(field, f"must have 8 digits, found {len(digits)}")
+    return digits
+
+
+def json_object(value: object, field: str) -> dict[str, Any]:
+    """Return a copy of a mapping that can be written as JSON exactly, else refuse it."""
+    if not isinstance(value, Mapping):
+        raise ValidationError(field, f"expected a mapping, got {type_name(value)}")
+    try:
+        _json.dumps_exact(value)
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise ValidationError(field, f"must be JSON-serialisable: {exc}") from None
+    # A copy, so a later change to the caller's dict cannot alter a built request.
+    return dict(value)
+
+
+def merge_extra_body(
+    body: dict[str, Any], extra_body: Mapping[str, Any] | None, field: str = "extra_body"
+) -> dict[str, Any]:
+    """Return ``body`` with ``extra_body`` merged last: its keys override the SDK's.
+
+    The escape hatch for a field the SDK does not model yet, or a wire name to
+    correct; checked like ``custom_data`` (JSON-writable, string keys).
+    """
+    if extra_body is None:
+        return body
+    return {**body, **json_object(extra_body, field)}
+
+
+# --- items and recipients
+
+
+def quote_item(raw: object, index: int) -> QuoteItem:
+    """Check quote item ``index`` (a QuoteItem or a mapping of its fields)."""
+    item = from_input(raw, QuoteItem, f"items[{index}]")
+    where = f"items[{index}]"
+    non_empty_str(item.product_id, f"{where}.product_id")
+    count(item.quantity, f"{where}.quantity")
+    count(item.pages, f"{where}.pages")
+    return item
+
+
+_QUOTE_FAST_KEYS = frozenset({"product_id", "quantity", "pages"})
+
+
+def quote_item_body(raw: object, index: int, names: tuple[str, str, str]) -> dict[str, Any]:
+    """Return the wire form of quote item ``index``, checked as `quote_item` checks it.
+
+    ``names`` are the wire names of product_id, quantity and pages, looked up by
+    the caller once per request.
+    """
+    # One pass for the common input, a dict of exactly typed values in range (a bulk
+    # job quotes thousands); anything else takes the full path, which names the problem.
+    if type(raw) is dict and raw.keys() <= _QUOTE_FAST_KEYS:
+        product_id = raw.get("product_id")
+        quantity = raw.get("quantity")
+        pages = raw.get("pages")
+        if (
+            type(product_id) is str
+            and product_id.isascii()
+            and product_id.strip()
+            and type(quantity) is int
+            and 1 <= quantity <= COUNT_LIMIT
+        ):
+            if pages is None:
+                return {names[0]: product_id, names[1]: quantity}
+            if type(pages) is int and 1 <= pages <= COUNT_LIMIT:
+                return {names[0]: product_id, names[1]: quantity, names[2]: pages}
+    body: dict[str, Any] = unstructure(quote_item(raw, index))
+    return body
+
+
+def order_items(items: object) -> list[OrderItem]:
+    """Check the items of an order: each needs a product, a quantity, and parts with urls."""
+    checked = []
+    for index, raw in enumerate(sequence(items, "items")):
+        item = from_input(raw, OrderItem, f"items[{index}]")
+        where = f"items[{index}]"
+        non_empty_str(item.product_id, f"{where}.product_id")
+        count(item.quantity, f"{where}.quantity")
+        for part_index, part in enumerate(item.parts):
+            part_where = f"{where}.parts[{part_index}]"
+            non_empty_str(part.id, f"{part_where}.id")
+            non_empty_str(part.url, f"{part_where}.url")
+            count(part.pages, f"{part_where}.pages")
+        checked.append(item)
+    return checked
+
+
+def recipient(value: object) -> Recipient:
+    """Check a recipient: the fields a parcel cannot do without, and an 8-digit zip code."""
+    checked = from_input(value, Recipient, "recipient")
+    for name in _RECIPIENT_REQUIRED:
+        non_empty_str(getattr(checked, name), f"recipient.{name}")
+    zip_code = normalize_zip_code(checked.zip_code, "recipient.zip_code")
+    return attrs.evolve(checked, zip_code=zip_code)
