@@ -14,7 +14,11 @@ from digipix_async.webhooks._parse import (
     notification_url,
     parse_notification,
 )
-from digipix_async.webhooks._receiver import NotificationReceiver, ReceiverOptions
+from digipix_async.webhooks._receiver import (
+    NotificationJournal,
+    NotificationReceiver,
+    ReceiverOptions,
+)
 from digipix_async.webhooks._store import (
     ClaimState,
     MemoryNotificationStore,
@@ -28,6 +32,7 @@ __all__ = [
     "MemoryNotificationStore",
     "NotificationCallback",
     "NotificationEvent",
+    "NotificationJournal",
     "NotificationReceiver",
     "NotificationStore",
     "Outcome",

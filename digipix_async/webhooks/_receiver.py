@@ -17,7 +17,7 @@ import asyncio
 import hmac
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final, TypedDict
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypedDict, runtime_checkable
 
 from digipix_async._errors import DigipixError
 from digipix_async._log import log
@@ -38,7 +38,12 @@ from digipix_async.webhooks._verify import DEFAULT_REFUSAL_TTL, Refusal, Verifie
 if TYPE_CHECKING:
     from digipix_async._client import DigipixClient
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "NotificationReceiver", "ReceiverOptions"]
+__all__ = [
+    "DEFAULT_MAX_BODY_SIZE",
+    "NotificationJournal",
+    "NotificationReceiver",
+    "ReceiverOptions",
+]
 
 #: Default limit on a notification body: the reference's notification is a few hundred bytes.
 DEFAULT_MAX_BODY_SIZE: Final = 64 * 1024
@@ -66,6 +71,18 @@ class ReceiverOptions(TypedDict, total=False):
     pending_ttl: float
     refusal_ttl: float
     store: NotificationStore | None
+    journal: NotificationJournal | None
+
+
+@runtime_checkable
+class NotificationJournal(Protocol):
+    """What the receiver asks of an order journal (``digipix_async.jobs.OrderJournal``)."""
+
+    async def settle_from_notification(
+        self, custom_data: Mapping[str, Any] | None, order_id: str
+    ) -> bool:
+        """Settle the unknown entry the notified order's customData names, if any."""
+        ...
 
 
 def _seconds(name: str, value: float, *, zero_ok: bool = False) -> float:
@@ -97,6 +114,9 @@ class NotificationReceiver:
       a worker's claim lasts (make it longer than your callback runs). By
       default a `MemoryNotificationStore` of at most ``dedupe_size`` entries
       and ``dedupe_max_bytes`` bytes (0 remembers nothing).
+    - ``journal``: an ``OrderJournal``; an authentic (and, with ``verify_with``,
+      verified) notification for an order the journal holds as unknown settles
+      it as created (the journal's key rides in the order's ``customData``).
 
     One receiver serves one event loop; share it across the requests of an app.
     """
@@ -115,6 +135,7 @@ class NotificationReceiver:
         pending_ttl: float = DEFAULT_PENDING_TTL,
         refusal_ttl: float = DEFAULT_REFUSAL_TTL,
         store: NotificationStore | None = None,
+        journal: NotificationJournal | None = None,
     ) -> None:
         if not callable(callback):
             raise TypeError("callback must be an async function taking a NotificationEvent")
@@ -138,6 +159,9 @@ class NotificationReceiver:
                 "dedupe_size and dedupe_max_bytes bound the default store: "
                 "give a store or those, not both"
             )
+        if journal is not None and not isinstance(journal, NotificationJournal):
+            raise TypeError("journal must be a digipix_async.jobs.OrderJournal")
+        self._journal = journal
         self._callback = callback
         # Bytes: compare_digest refuses str holding non-ASCII characters.
         self._secret = secret.encode() if secret is not None else None
@@ -268,6 +292,21 @@ class NotificationReceiver:
             action = "finish" if handled else "release"
             log.exception("could not %s a status notification in the store", action)
 
+    async def _settle_journal(self, notification: StatusNotification) -> None:
+        """Settle the journal's unknown entry for this order: a notification proves it exists.
+
+        Only an authenticated (and, with ``verify_with``, verified) notification gets
+        here. A journal that fails is logged, never a reason to refuse the notification.
+        """
+        assert self._journal is not None
+        try:
+            async with asyncio.timeout(_STORE_TIMEOUT):
+                await self._journal.settle_from_notification(
+                    notification.custom_data, notification.id
+                )
+        except Exception:
+            log.exception("could not settle order %r in the order journal", notification.id)
+
     async def _verify_and_call(self, notification: StatusNotification) -> tuple[Outcome, bool]:
         """Return the outcome and whether the callback ran to completion."""
         order = None
@@ -276,6 +315,8 @@ class NotificationReceiver:
             if isinstance(checked, Outcome):
                 return checked, False
             order = checked
+        if self._journal is not None:
+            await self._settle_journal(notification)
         try:
             await self._callback(NotificationEvent(notification, order))
         except Exception:
