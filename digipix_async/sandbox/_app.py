@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -139,6 +140,10 @@ class _Routes:
             await asyncio.sleep(delay)
         fault = self.faults.pick(method, path)
         if fault is not None and fault.kind == "drop":
+            return self._drop(request)
+        if fault is not None and fault.kind == "drop_after":
+            with contextlib.suppress(ApiError, web.HTTPException):
+                await handler(request)
             return self._drop(request)
         if fault is not None:
             headers = {}

@@ -9,8 +9,11 @@ from typing import Final, Literal
 
 __all__ = ["Fault", "FaultKind", "Faults"]
 
-FaultKind = Literal["latency", "status", "rate_limit", "drop"]
-_KINDS: Final = ("latency", "status", "rate_limit", "drop")
+FaultKind = Literal["latency", "status", "rate_limit", "drop", "drop_after"]
+#: "drop" hangs up before the request is handled (nothing happened); "drop_after"
+#: handles it, then hangs up instead of answering: the order exists, and the client
+#: cannot know (the case OrderOutcomeUnknownError and the journal are for).
+_KINDS: Final = ("latency", "status", "rate_limit", "drop", "drop_after")
 
 
 @dataclass

@@ -64,6 +64,23 @@ async def test_drop_is_a_disconnect_not_a_status(api: Any) -> None:
     assert api.sandbox.request_count("POST", "/v1/quote") == 2
 
 
+async def test_drop_after_handles_the_request_then_hangs_up(
+    api: Any, recipient: dict[str, Any], items: list[dict[str, Any]]
+) -> None:
+    # The create-order case the journal exists for: the order is made, the answer lost.
+    api.sandbox.faults.add("drop_after", times=1, path="/v1/orders", method="POST")
+    body = {
+        "partnerOrderID": "INV-DROP-AFTER",
+        "recipient": recipient,
+        "items": items,
+        "status": "APPROVED",
+        "shipmentMethodId": 1,
+    }
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await api.call("POST", "/v1/orders", body)
+    assert api.sandbox.creates_for("INV-DROP-AFTER") == 1
+
+
 async def test_expire_tokens(api: Any) -> None:
     assert api.sandbox.expire_tokens() == 1
     status, body = await api.call("GET", "/v1/products")
