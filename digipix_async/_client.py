@@ -82,6 +82,14 @@ class DigipixClient(Pipeline):
         max_retries: how often a transient failure is retried (see `RetryPolicy`).
         max_connections: the width of the connection pool.
         session: an ``aiohttp.ClientSession`` the caller owns and closes.
+        trust_env: take proxies from ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``
+            (never ``.netrc``); False ignores the environment.
+        ssl: None verifies certificates (the default), False does not, or an
+            ``ssl.SSLContext`` (a private CA).
+        app_info: ``("myshop", "2.1")`` is appended to the ``User-Agent``
+            (``digipix-async/<v> aiohttp/<v> python/<v>``).
+        max_response_size: the largest answer in bytes, counted after
+            decompression (default 10 MiB); a larger one is refused while read.
         trace_configs: aiohttp trace configs for the owned session.
         retry_policy: a `RetryPolicy` (waits, the longest Retry-After slept).
         transport: any object with ``send`` and ``aclose`` (a test seam; see
