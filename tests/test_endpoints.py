@@ -383,3 +383,57 @@ def test_a_request_repr_never_shows_its_body() -> None:
     request = Request("POST", "/v1/oauth/token", None, json={"client_secret": "s3cr3t"})
     assert "s3cr3t" not in repr(request)
     assert repr(request).startswith("Request(method='POST', path='/v1/oauth/token'")
+
+
+# --- shipment method labels and quote item extras (issue 12.3)
+
+
+@pytest.mark.parametrize("label", ["cheapest", "FASTEST", "1", "retirada na loja"])
+def test_a_shipment_method_label_is_sent_as_shipment_method(label: str) -> None:
+    created = order(shipment_method=label).json
+    assert created["shipmentMethod"] == label
+    assert "shipmentMethodId" not in created
+    assert list(created)[-2:] == ["status", "shipmentMethod"]
+    assert created["status"] == "APPROVED"
+    approved = _endpoints.approve_order("o", shipment_method=label).json
+    assert approved == {"status": "approved", "shipmentMethod": label}
+
+
+def test_a_shipment_method_number_is_still_sent_as_its_id() -> None:
+    assert _endpoints.approve_order("o", shipment_method=ShipmentMethod.COLLECT).json == {
+        "status": "approved",
+        "shipmentMethodId": 3,
+    }
+
+
+@pytest.mark.parametrize("label", ["", "   ", "x" * 65, "a\ud800"])
+def test_a_bad_label_is_refused(label: str) -> None:
+    fails("shipment_method", lambda: order(shipment_method=label))
+    fails("shipment_method", lambda: _endpoints.approve_order("o", shipment_method=label))
+
+
+def test_a_label_with_a_shipment_id_is_refused() -> None:
+    fails("shipment_method", lambda: order(shipment_id="s", shipment_method="cheapest"), "not both")
+
+
+def test_quote_items_carry_extra_fields_after_the_known_ones() -> None:
+    items = [
+        QuoteItem("photobook", 2, 24, extra={"finish": "matte", "quantity": 99}),
+        {"product_id": "card", "quantity": 1, "extra": {"paper": "linen"}},
+    ]
+    body = _endpoints.create_quote(zip_code="01311100", items=items).json
+    assert body["items"] == [
+        {"productId": "photobook", "quantity": 2, "pages": 24, "finish": "matte"},
+        {"productId": "card", "quantity": 1, "paper": "linen"},
+    ]
+    assert list(body["items"][0]) == ["productId", "quantity", "pages", "finish"]
+
+
+def test_quote_item_extra_must_be_a_json_mapping() -> None:
+    fails(
+        "items[0].extra",
+        lambda: _endpoints.create_quote(
+            zip_code="01311100", items=[{"product_id": "p", "quantity": 1, "extra": [1]}]
+        ),
+        "mapping",
+    )
