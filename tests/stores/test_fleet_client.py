@@ -63,11 +63,11 @@ async def run_workers(sandbox: SandboxServer, redis_url: str, workers: int, call
 async def test_a_cold_fleet_makes_one_token_request_and_one_after_expiry(
     redis_url: str, admin: redis.asyncio.Redis
 ) -> None:
-    async with SandboxServer(token_lifetime=6) as sandbox:
+    async with SandboxServer(token_lifetime=12) as sandbox:
         await run_workers(sandbox, redis_url, workers=4, calls=50)
         assert sandbox.token_requests == 1
         assert sandbox.request_count("GET", "/v1/products") == 200
-        await asyncio.sleep(6.5)  # the shared token has expired (in Redis too)
+        await asyncio.sleep(12.5)  # the shared token has expired (in Redis too)
         await run_workers(sandbox, redis_url, workers=4, calls=50)
         assert sandbox.token_requests == 2
         secret = sandbox.client_secret
