@@ -145,13 +145,10 @@ def _still_unknown(decision: Decision) -> OrderOutcomeUnknownError:
 
 def _failure_state(error: Exception) -> tuple[State, str | None]:
     """Tell what a create that raised ``error`` left at the server."""
-    if isinstance(error, APIResponseValidationError):
-        # A 2xx: created, even if its answer could not be read; the order id when
-        # the client could find one (then a rerun fetches the order by it).
-        order_id = getattr(error, "order_id", None)
-        return (
-            ("created", order_id) if isinstance(order_id, str) and order_id else ("unknown", None)
-        )
+    if isinstance(error, APIResponseValidationError) and error.order_created:
+        # A 2xx: created, even if its answer could not be read. With its order id a
+        # rerun fetches the order by it; without, it needs a look (never a resend).
+        return ("created", error.order_id) if error.order_id else ("unknown", None)
     if isinstance(error, APIStatusError) and not isinstance(error, InternalServerError):
         return "not_created", None  # a 4xx, 429 included: the server refused it
     if isinstance(error, APIConnectionError) and not error.request_sent:

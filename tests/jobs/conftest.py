@@ -27,6 +27,7 @@ class SlowCreator:
         self.delay = delay
         self.delays: dict[str, float] = {}  # a delay of its own for some partner order ids
         self.drop: set[str] = set()  # partner order ids whose answer is lost
+        self.unreadable: set[str] = set()  # partner order ids answered without a status
         self.refuse_first = 0  # answer this many creates with 429, creating nothing
         self.max_concurrent: int | None = None  # over this many at once: 429
         self.creates: collections.Counter[str] = collections.Counter()
@@ -80,7 +81,7 @@ class SlowCreator:
             return web.Response(status=500)
         answer = {
             "id": order_id,
-            "status": "QUOTE",
+            "status": None if partner_order_id in self.unreadable else "QUOTE",
             "partnerOrderID": partner_order_id,
             "customData": body.get("customData"),
         }

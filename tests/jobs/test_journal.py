@@ -17,6 +17,7 @@ from conftest import SlowCreator
 from samples import ITEMS, RECIPIENT
 
 from digipix_async import (
+    APIResponseValidationError,
     DigipixClient,
     Order,
     OrderOutcomeUnknownError,
@@ -361,3 +362,20 @@ async def test_the_journal_file_is_private(tmp_path: Path) -> None:
 
 def file_modes(directory: Path) -> dict[str, int]:
     return {path.name: stat.S_IMODE(path.stat().st_mode) for path in directory.iterdir()}
+
+
+async def test_an_unreadable_2xx_is_journaled_as_created(
+    tmp_path: Path, slow_server: SlowCreator, slow_client: DigipixClient
+) -> None:
+    slow_server.delay = 0.01
+    slow_server.unreadable = {"p0"}  # created, and answered without a status
+    async with OrderJournal(tmp_path / "j.db") as journal:
+        with pytest.raises(APIResponseValidationError) as caught:
+            await slow_client.orders.create(**order(0), journal=journal)
+        slow_server.unreadable = set()
+        again = await slow_client.orders.create(**order(0), journal=journal)
+        assert await journal.unknown() == []
+
+    assert caught.value.order_created
+    assert again.id == slow_server.order_ids["p0"]  # fetched by its id, not created again
+    assert slow_server.creates["p0"] == 1
