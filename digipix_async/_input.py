@@ -16,23 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import attrs
-import cattrs
-from cattrs.gen import make_dict_structure_fn
 
 from digipix_async import _json
-from digipix_async._converter import (
-    MODELS,
-    is_model_tuple,
-    list_hook_factory,
-    missing_expected,
-    new_converter,
-    problems,
-    raise_together,
-    unstructure,
-)
+from digipix_async._converter import unstructure
 from digipix_async._errors import ValidationError
-from digipix_async._readers import answer_type
-from digipix_async._scalar_hooks import BadValue, scalar_hook, type_name
+from digipix_async._scalar_hooks import type_name
 from digipix_async.models import OrderItem, QuoteItem, Recipient
 
 __all__ = [
@@ -70,72 +58,16 @@ def checked_text(value: str, field: str) -> str:
     return value
 
 
-def _input_str(value: Any, _: Any) -> str:
-    if isinstance(value, str):
-        if value.isascii():
-            return value
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise BadValue("holds a lone surrogate, not valid Unicode") from None
-        return value
-    raise BadValue(f"expected a string, got {type_name(value)}")
-
-
-def _input_mapping(value: Any, _: Any) -> dict[str, Any]:
-    # extra: free-form, so checked here, where the field's path is known.
-    if not isinstance(value, Mapping):
-        raise BadValue(f"expected a mapping, got {type_name(value)}")
-    try:
-        _json.dumps_exact(value)
-    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
-        raise BadValue(f"must be writable as JSON: {exc}") from None
-    return dict(value)  # a copy: a later change to the caller's dict alters nothing
-
-
-def _input_hook(cls: type[Any]) -> Hook:
-    overrides: dict[str, Any] = {}
-    for field in attrs.fields(attrs.resolve_types(cls)):
-        required, field_type = answer_type(field)
-        if field.name == "shipment_method_id":
-            overrides[field.name] = cattrs.gen.override(struct_hook=scalar_hook(int))
-        elif required and field_type is not field.type:  # expected: None is refused too
-            overrides[field.name] = cattrs.gen.override(
-                struct_hook=_input.get_structure_hook(field_type)
-            )
-    generated = make_dict_structure_fn(cls, _input, **overrides)
-    names = tuple(field.name for field in attrs.fields(cls))
-
-    def input_hook(data: Any, _: Any) -> Any:
-        # An instance is re-checked field by field: attrs does not check types.
-        if isinstance(data, cls):
-            data = {name: getattr(data, name) for name in names}
-        elif not isinstance(data, Mapping):
-            raise BadValue(f"expected {cls.__name__} or a mapping, got {type_name(data)}")
-        errors = missing_expected(cls, data, str)
-        if errors:
-            raise_together(cls, errors, generated, data)
-        return generated(data, cls)
-
-    return input_hook
-
-
-# User input uses Python names and refuses unknown keys. Hooks are made on first use.
-_input = new_converter(forbid_extra_keys=True)
-_input.register_structure_hook(str, _input_str)
-_input.register_structure_hook_func(lambda t: t == Mapping[str, Any], _input_mapping)
-_input.register_structure_hook_factory(is_model_tuple, list_hook_factory(_input))
-_input.register_structure_hook_factory(lambda t: t in MODELS, _input_hook)
-
-
 def from_input(value: Any, cls: type[T], field: str) -> T:
     """Check user input (a ``cls`` instance or a mapping of its Python field names).
 
     Raises ``ValidationError`` naming the path under ``field`` (``recipient.zip_code``,
     ``items[1].quantity``) of a wrong type, a missing field or an unknown key.
     """
+    from digipix_async._cattrs_rules import for_input, problems  # cattrs: on first use
+
     try:
-        return _input.structure(value, cls)
+        return for_input().structure(value, cls)
     except Exception as exc:  # bad input: name the path of its first problem
         path, problem = problems(exc, field)[0]
         raise ValidationError(path, problem) from None

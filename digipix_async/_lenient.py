@@ -27,16 +27,11 @@ from typing import Any, get_args, get_origin
 
 import attrs
 
-from digipix_async._converter import (
-    StructureError,
-    class_name,
-    describe,
-    explain,
-    reader_of,
-)
+from digipix_async._converter import StructureError, class_name, explain, reader_of
 from digipix_async._readers import answer_type, model_list_element, unwrap_optional
 from digipix_async._scalar_hooks import (
     METHOD_BY_NUMBER,
+    BadValue,
     scalar_hook,
     structure_method_id,
     type_name,
@@ -160,8 +155,10 @@ def _value(raw: Any, field: attrs.Attribute[Any], path: str) -> Any:
         hook = scalar_hook(inner)
     try:
         return hook(raw, inner)
-    except Exception as exc:  # any refusal of a hook is a surprise
-        raise _Surprise(f"{describe(exc, inner)} @ {path}") from None
+    except BadValue as exc:  # the hooks' own refusal: its text is the message
+        raise _Surprise(f"{exc} @ {path}") from None
+    except Exception as exc:  # any other refusal is a surprise too
+        raise _Surprise(f"invalid value ({type_name(exc)}) @ {path}") from None
 
 
 def _nested(raw: Any, cls: type[Any], path: str) -> Any:

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from samples import ORDER_APPROVED, ORDER_QUOTE, QUOTE_OPTIONS
 
-from digipix_async import _converter, _wire_names
+from digipix_async import _cattrs_rules, _converter, _wire_names
 from digipix_async._converter import StructureError, structure
 from digipix_async._converter import unstructure as unstructure_
 from digipix_async._json import dumps, loads
@@ -331,10 +331,11 @@ class _Refuse:
 
 
 def test_good_data_takes_the_prebuilt_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Valid responses must neither rebuild a hook nor go through the detailed converter.
-    monkeypatch.setattr(_converter, "_detailed", _Refuse())
-    monkeypatch.setattr(_converter, "make_dict_structure_fn", _Refuse())
-    monkeypatch.setattr(_converter.cattrs, "Converter", _Refuse())
+    # Valid responses must neither rebuild a reader nor go through the detailed converter.
+    structure(loads(ORDER_QUOTE), Order)
+    structure(loads(QUOTE_OPTIONS), list[ShippingOption])
+    monkeypatch.setattr(_cattrs_rules, "detailed", _Refuse())
+    monkeypatch.setattr(_converter, "make_reader", _Refuse())
     assert structure(loads(ORDER_QUOTE), Order).total == Decimal("41.4")
     assert structure(loads(QUOTE_OPTIONS), list[ShippingOption])[1].cost == Decimal("15.3")
 
