@@ -64,7 +64,7 @@ class OrderJournal:
         self._path = os.fspath(path)
         self._executor: ThreadPoolExecutor | None = None
         self._store: Store | None = None  # touched only on the worker thread
-        self._opening: asyncio.Future[None] | None = None
+        self._opening: asyncio.Task[None] | None = None
         self._batch: list[tuple[Begin | Finish, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._in_flight: set[str] = set()
@@ -93,18 +93,17 @@ class OrderJournal:
         if self._closed:
             raise RuntimeError(f"{self!r} is closed; open a new OrderJournal")
         if self._opening is None:
-            self._opening = asyncio.get_running_loop().create_future()
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="digipix-journal")
-            try:
-                await self._thread(self._open_store)
-            except BaseException as error:
-                self._opening.set_exception(error)
-                self._opening.exception()  # retrieved here: raised to this caller
-                executor, self._executor = self._executor, None
+            # A task, so that whoever comes first cannot leave the others an opening
+            # cut short by its own cancellation.
+            self._opening = asyncio.get_running_loop().create_task(self._thread(self._open_store))
+        try:
+            await asyncio.shield(self._opening)
+        except Exception:
+            executor, self._executor = self._executor, None
+            if executor is not None:  # a file that cannot be opened: no thread left behind
                 executor.shutdown(wait=False)
-                raise
-            self._opening.set_result(None)
-        await asyncio.shield(self._opening)
+            raise
 
     def _open_store(self) -> None:
         self._store = Store(self._path)

@@ -379,3 +379,17 @@ async def test_an_unreadable_2xx_is_journaled_as_created(
     assert caught.value.order_created
     assert again.id == slow_server.order_ids["p0"]  # fetched by its id, not created again
     assert slow_server.creates["p0"] == 1
+
+
+async def test_a_journal_that_cannot_be_opened_says_so_and_leaves_no_thread(
+    tmp_path: Path,
+) -> None:
+    journal = OrderJournal(tmp_path / "missing-directory" / "j.db")
+
+    with pytest.raises(FileNotFoundError, match="missing-directory"):
+        await journal.open()
+    with pytest.raises(FileNotFoundError):
+        await journal.unknown()  # the same reason, again
+    await journal.aclose()
+
+    assert journal_threads() == []
