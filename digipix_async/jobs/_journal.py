@@ -102,7 +102,7 @@ class OrderJournal:
         except Exception:
             executor, self._executor = self._executor, None
             if executor is not None:  # a file that cannot be opened: no thread left behind
-                executor.shutdown(wait=False)
+                executor.shutdown(wait=True)  # idle after the failed open: returns at once
             raise
 
     def _open_store(self) -> None:
