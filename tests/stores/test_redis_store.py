@@ -43,7 +43,7 @@ async def test_four_processes_share_one_budget_and_one_lock(redis_url: str) -> N
     ]
     results = []
     for worker in workers:
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(180):
             out, err = await worker.communicate()
         assert worker.returncode == 0, err.decode()
         results.append(json.loads(out))
@@ -224,14 +224,14 @@ def test_the_package_imports_without_redis() -> None:
         "    print(exc)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=True
     )
     assert "digipix_async[redis]" in out.stdout
     plain = subprocess.run(
         [sys.executable, "-c", "import sys, digipix_async.stores; print('redis' in sys.modules)"],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         check=True,
     )
     assert plain.stdout.strip() == "False"
