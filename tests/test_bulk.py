@@ -265,3 +265,30 @@ async def test_a_finished_run_is_not_kept_alive_by_the_task_that_consumed_it() -
 
     assert core() is None
     assert sorted(values) == [20, 40]
+
+
+@pytest.mark.parametrize("on_exit", ["drain", "cancel"])
+async def test_an_early_exit_closes_the_input(on_exit: Any) -> None:
+    closed: list[str] = []
+
+    async def async_source() -> AsyncIterator[dict[str, Any]]:
+        try:
+            for n in range(100):
+                yield {"n": n * 2, "delay": 0.01}
+        finally:
+            closed.append("async")
+
+    def sync_source() -> Iterator[dict[str, Any]]:
+        try:
+            for n in range(100):
+                yield {"n": n * 2, "delay": 0.01}
+        finally:
+            closed.append("sync")
+
+    for source in (async_source(), sync_source()):
+        async with run_bulk(Recorder(), source, concurrency=4, on_exit=on_exit) as results:
+            async for _ in results:
+                break
+    await asyncio.sleep(0)  # an async generator is closed by a task of its own
+
+    assert sorted(closed) == ["async", "sync"]
