@@ -36,7 +36,7 @@ from cattrs.v import format_exception
 
 from digipix_async import _json
 from digipix_async._converter import MODELS
-from digipix_async._readers import answer_type, as_dict, model_list_element
+from digipix_async._readers import answer_type, as_dict, model_list_element, unwrap_optional
 from digipix_async._scalar_hooks import (
     BadValue,
     format_datetime,
@@ -96,8 +96,8 @@ def missing_expected(
     user input, they are required.
     """
     errors: list[Exception] = []
-    for field in attrs.fields(cls):
-        if field.metadata.get(EXPECTED) and key(field.name) not in data:
+    for field in _expected(cls):
+        if key(field.name) not in data:
             error = KeyError(field.name)
             note = AttributeValidationNote(
                 f"Required field {field.name} missing", field.name, field.type
@@ -105,6 +105,11 @@ def missing_expected(
             error.__notes__ = [note]
             errors.append(error)
     return errors
+
+
+@functools.cache
+def _expected(cls: type[Any]) -> tuple[attrs.Attribute[Any], ...]:
+    return tuple(field for field in attrs.fields(cls) if field.metadata.get(EXPECTED))
 
 
 def raise_together(cls: type[Any], errors: list[Exception], generated: Hook, data: Any) -> None:
@@ -199,7 +204,42 @@ def new_converter(**options: Any) -> cattrs.Converter:
     converter.register_structure_hook_func(lambda t: t == mapping, structure_mapping)
     converter.register_unstructure_hook(datetime, format_datetime)
     converter.register_unstructure_hook(OrderStatus, unstructure_status)
+    # "X | None" hooks made once per type: cattrs' own look the inner hook up per call.
+    is_optional = partial(_is_optional_of, converter)
+    converter.register_structure_hook_factory(is_optional, partial(_optional_in, converter))
+    converter.register_unstructure_hook_factory(is_optional, partial(_optional_out, converter))
     return converter
+
+
+def _is_optional_of(converter: cattrs.Converter, field_type: Any) -> bool:
+    inner = unwrap_optional(field_type)
+    return inner is not field_type and not attrs.has(inner)
+
+
+def _optional_in(converter: cattrs.Converter, field_type: Any) -> Hook:
+    inner = unwrap_optional(field_type)
+    hook = converter.get_structure_hook(inner)
+
+    def structure_optional(value: Any, _: Any) -> Any:
+        return None if value is None else hook(value, inner)
+
+    return structure_optional
+
+
+def _optional_out(converter: cattrs.Converter, field_type: Any) -> Callable[[Any], Any]:
+    inner = unwrap_optional(field_type)
+    if inner in (str, int, float, Decimal) or inner == Mapping[str, Any]:
+        return _as_it_is  # plain JSON values already (a Decimal: dumps writes it exactly)
+    hook = converter.get_unstructure_hook(inner)
+
+    def unstructure_optional(value: Any) -> Any:
+        return None if value is None else hook(value)
+
+    return unstructure_optional
+
+
+def _as_it_is(value: Any) -> Any:
+    return value
 
 
 @functools.cache
