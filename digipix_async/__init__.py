@@ -37,7 +37,7 @@ from digipix_async.models import (
     TrackingItem,
 )
 from digipix_async.resources import BulkResult
-
+from digipix_async.stores import MemoryStore, RedisStore
 
 __all__ = [
     "APIConnectionError",
@@ -54,6 +54,7 @@ __all__ = [
     "InternalServerError",
     "ItemPart",
     "Limits",
+    "MemoryStore",
     "NotFoundError",
     "Order",
     "OrderItem",
@@ -65,6 +66,7 @@ __all__ = [
     "QuoteItem",
     "RateLimitError",
     "Recipient",
+    "RedisStore",
     "RetryPolicy",
     "ShipmentMethod",
     "ShippingOption",

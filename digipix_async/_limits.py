@@ -48,7 +48,7 @@ class Gate:
         # Epoch seconds: a pause is a moment the server named, shared across machines.
         self._paused_until = 0.0
         # The local bucket (no store): tokens and when they were counted (monotonic).
-        self._tokens = self._rate or 0.0
+        self._tokens = max(1.0, self._rate) if self._rate is not None else 0.0
         self._counted_at = time.monotonic()
         #: True when a request may have to wait here; False makes `wait` unnecessary.
         self.engaged = self._rate is not None or store is not None
@@ -109,9 +109,11 @@ class Gate:
         rate = self._rate
         if rate is None:
             return 0.0
+        # Bursts up to N, and at least one request (rate_limit=0.5: one every 2 s).
+        burst = max(1.0, rate)
         if self._store is not None:
-            return await self._store.take_rate_token(self._namespace, rate, rate)
+            return await self._store.take_rate_token(self._namespace, rate, burst)
         now = time.monotonic()
-        self._tokens, delay = refill(self._tokens, self._counted_at, now, rate, rate)
+        self._tokens, delay = refill(self._tokens, self._counted_at, now, rate, burst)
         self._counted_at = now
         return delay

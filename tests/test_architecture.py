@@ -6,7 +6,9 @@ import ast
 import pathlib
 
 import digipix_async
+import digipix_async.jobs
 import digipix_async.models
+import digipix_async.stores
 import digipix_async.webhooks
 
 PACKAGE = pathlib.Path(digipix_async.__file__).parent
@@ -59,7 +61,14 @@ def test_the_client_never_imports_its_users() -> None:
 
 
 def test_public_names_are_sorted_and_exist() -> None:
-    for module in (digipix_async, digipix_async.models, digipix_async.webhooks):
+    modules = (
+        digipix_async,
+        digipix_async.models,
+        digipix_async.webhooks,
+        digipix_async.stores,
+        digipix_async.jobs,
+    )
+    for module in modules:
         names = list(module.__all__)
         assert names == sorted(names), module.__name__
         for name in names:
@@ -82,6 +91,8 @@ def test_every_name_of_the_contract_is_public() -> None:
     assert contract <= set(digipix_async.__all__)
     assert models <= set(digipix_async.models.__all__)
     assert {"parse_notification", "aiohttp_handler"} <= set(digipix_async.webhooks.__all__)
+    assert {"MemoryStore", "RedisStore", "APIResponse"} <= set(digipix_async.__all__)
+    assert {"OrderJournal", "JOURNAL_KEY"} <= set(digipix_async.jobs.__all__)
 
 
 def test_modules_stay_small() -> None:
