@@ -137,3 +137,39 @@ async def test_calls_keep_succeeding_when_redis_dies_mid_run(
                 assert len(results) == 20
         finally:
             await store.aclose()
+
+
+async def test_a_notification_posted_to_two_workers_is_handled_once(redis_url: str) -> None:
+    from digipix_async.webhooks import NotificationEvent, NotificationReceiver
+
+    handled: list[str] = []
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_callback(event: NotificationEvent) -> None:
+        started.set()
+        await release.wait()
+        handled.append(event.order_id)
+
+    body = '{"id": "ord-9", "status": "SHIPPED"}'
+    stores = [RedisStore(redis_url, timeout=5.0) for _ in range(2)]
+    try:
+        workers = [
+            NotificationReceiver(slow_callback, secret="hook-s3cr3t", store=store)
+            for store in stores
+        ]
+        first = asyncio.create_task(workers[0].handle(body, {"token": "hook-s3cr3t"}))
+        await started.wait()
+        # The other worker, while the first is still in the callback: retry later.
+        busy = await workers[1].handle(body, {"token": "hook-s3cr3t"})
+        release.set()
+        done = await first
+        # Re-sent to the second worker after the first finished: a duplicate.
+        again = await workers[1].handle(body, {"token": "hook-s3cr3t"})
+    finally:
+        for store in stores:
+            await store.aclose()
+    assert (done.status, busy.status, again.status) == (200, 503, 200)
+    assert busy.retry_after is not None
+    assert again.reason == "duplicate: already handled"
+    assert handled == ["ord-9"]
