@@ -107,9 +107,15 @@ def missing_expected(
     return errors
 
 
-@functools.cache
+_EXPECTED: dict[type[Any], tuple[attrs.Attribute[Any], ...]] = {}
+
+
 def _expected(cls: type[Any]) -> tuple[attrs.Attribute[Any], ...]:
-    return tuple(field for field in attrs.fields(cls) if field.metadata.get(EXPECTED))
+    found = _EXPECTED.get(cls)
+    if found is None:
+        found = tuple(field for field in attrs.fields(cls) if field.metadata.get(EXPECTED))
+        _EXPECTED[cls] = found
+    return found
 
 
 def raise_together(cls: type[Any], errors: list[Exception], generated: Hook, data: Any) -> None:
