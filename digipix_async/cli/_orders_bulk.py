@@ -170,6 +170,7 @@ async def _create_bulk(
     with Interrupt(settings) as interrupt, RequestCounter() as requests_sent:
         try:
             async with (
+                reporter,
                 _journal(journal_path) as journal,
                 connect(settings) as client,
                 # Leaving this block waits for the creates in flight (a second
@@ -188,9 +189,7 @@ async def _create_bulk(
                         job.result(result.index, None, result.error)
         except asyncio.CancelledError:
             if interrupt.presses < 2:
-                raise
-        finally:
-            reporter.close()
+                raise  # not ours: let it end the run
         job.summary.retried = requests_sent.retried(job.reached)
         job.summary.interrupted = interrupt.presses > 0
     summary = job.summary

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import enum
 import json
@@ -250,7 +252,11 @@ class _RateColumn(ProgressColumn):
 
 class Reporter:
     """Show progress: a rich bar with rate and ETA on a terminal, else a line every
-    ``every`` seconds (a log file or CI console has no use for a redrawn bar)."""
+    ``every`` seconds (a log file or CI console has no use for a redrawn bar).
+
+    Use it as ``async with``: without a terminal a heartbeat prints the line even
+    while nothing finishes (a job paused by the server's Retry-After still says so).
+    """
 
     def __init__(self, err: Console, total: int, label: str, every: float) -> None:
         self._err = err
@@ -260,6 +266,7 @@ class Reporter:
         self._done = 0
         self._started = self._last = time.monotonic()
         self._bar: Progress | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         if err.is_terminal:
             self._bar = Progress(
                 TextColumn("{task.description}"),
@@ -279,10 +286,31 @@ class Reporter:
         if self._bar is not None:
             self._bar.advance(self._task, count)
             return
+        self._maybe_print()
+
+    def _maybe_print(self) -> None:
         now = time.monotonic()
         if now - self._last >= self._every:
             self._last = now
             self._err.print(self._status(now), highlight=False, soft_wrap=True)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(max(self._every, 0.5))
+            self._maybe_print()
+
+    async def __aenter__(self) -> Reporter:
+        if self._bar is None and self._every > 0:
+            self._heartbeat = asyncio.create_task(self._beat())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
 
     def _status(self, now: float) -> str:
         elapsed = max(now - self._started, 1e-9)

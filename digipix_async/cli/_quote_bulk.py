@@ -122,20 +122,21 @@ async def _quote_bulk(
     reporter = Reporter(settings.err_console, total, "quote-bulk", progress_every)
     job = _Job(settings, results, reporter)
     with Interrupt(settings) as interrupt, RequestCounter() as requests_sent:
+        requests = job.requests(source, interrupt.stopping)
         try:
-            async with connect(settings) as client:
-                requests = job.requests(source, interrupt.stopping)
-                async with client.quotes.create_many(requests, concurrency=concurrency) as answers:
-                    async for result in answers:
-                        if result.ok:
-                            job.answered(result.index, result.value)
-                        else:
-                            job.failed(result.index, result.error)
+            async with (
+                reporter,
+                connect(settings) as client,
+                client.quotes.create_many(requests, concurrency=concurrency) as answers,
+            ):
+                async for result in answers:
+                    if result.ok:
+                        job.answered(result.index, result.value)
+                    else:
+                        job.failed(result.index, result.error)
         except asyncio.CancelledError:
             if interrupt.presses < 2:
                 raise  # not ours: let it end the run
-        finally:
-            reporter.close()
         job.summary.retried = requests_sent.retried(job.reached)
         job.summary.interrupted = interrupt.presses > 0
     summary = job.summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 from rich.console import Console
@@ -9,14 +10,13 @@ from rich.console import Console
 from digipix_async.cli._output import Reporter, Summary
 
 
-def test_on_a_terminal_a_bar_shows_count_percent_rate_and_eta() -> None:
+async def test_on_a_terminal_a_bar_shows_count_percent_rate_and_eta() -> None:
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=120, color_system=None)
 
-    reporter = Reporter(console, 40, "quote-bulk", every=5.0)
-    for _ in range(40):
-        reporter.advance()
-    reporter.close()
+    async with Reporter(console, 40, "quote-bulk", every=5.0) as reporter:
+        for _ in range(40):
+            reporter.advance()
 
     text = screen.getvalue()
     assert "quote-bulk" in text
@@ -25,14 +25,13 @@ def test_on_a_terminal_a_bar_shows_count_percent_rate_and_eta() -> None:
     assert "/s" in text  # the rate column
 
 
-def test_without_a_terminal_plain_lines_say_how_far_and_how_fast() -> None:
+async def test_without_a_terminal_plain_lines_say_how_far_and_how_fast() -> None:
     log = io.StringIO()
     console = Console(file=log, force_terminal=False, width=120)
 
-    reporter = Reporter(console, 4, "quote-bulk", every=0.0)
-    for _ in range(4):
-        reporter.advance()
-    reporter.close()
+    async with Reporter(console, 4, "quote-bulk", every=0.0) as reporter:
+        for _ in range(4):
+            reporter.advance()
 
     lines = log.getvalue().splitlines()
     assert len(lines) == 4
@@ -50,3 +49,15 @@ def test_the_summary_and_its_exit_code() -> None:
     assert summary.exit_code == 1
     assert Summary("cart", ok=5, skipped=2).exit_code == 0
     assert Summary("cart", ok=5, interrupted=True).exit_code == 130
+
+
+async def test_without_a_terminal_a_stalled_job_still_says_where_it_is() -> None:
+    log = io.StringIO()
+    console = Console(file=log, force_terminal=False, width=120)
+
+    async with Reporter(console, 10, "quote-bulk", every=0.5) as reporter:
+        reporter.advance(3)
+        # Nothing finishes for a while (a server's Retry-After, say): the beat speaks.
+        async with asyncio.timeout(30):
+            while "quote-bulk: 3/10 (30%)" not in log.getvalue():  # noqa: ASYNC110 - a plain buffer
+                await asyncio.sleep(0.05)
