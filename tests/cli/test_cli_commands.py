@@ -77,6 +77,11 @@ def test_quote_as_a_table() -> None:
         (["orders", "create-bulk", "missing.jsonl", "--journal", "j.db"], "does not exist"),
         (["products", "--rate-limit", "0"], "Invalid value for '--rate-limit'"),
         (["nope"], "No such command 'nope'"),
+        (["demo", "--json"], "No such option '--json'"),
+        (["orders", "cancel"], "Missing argument 'ORDER_ID'"),
+        (["orders", "reconcile"], "Missing option '--journal'"),
+        (["orders", "create-bulk", "--journal", "j.db"], "Missing argument 'INPUT.jsonl'"),
+        (["quote-bulk", "--sandbox"], "Missing argument 'INPUT'"),
         (["products"], "no Digipix credentials: set DIGIPIX_CLIENT_ID and DIGIPIX_CLIENT_SECRET"),
     ],
 )
