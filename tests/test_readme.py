@@ -1,4 +1,4 @@
-"""Every ```python block of README.md runs as a user would run it (issue 12 item 7).
+"""Every ```python block of README.md and docs/*.md runs as a user would run it (issue 12.7).
 
 A block is exactly one of:
 
@@ -15,7 +15,10 @@ A block is exactly one of:
   it, checks each was answered 200 and that no secret reached the app's output, then
   stops it with Ctrl-C (it must exit cleanly);
 - a **test module** (``<!-- readme-test: pytest asyncio_mode=auto -->`` or ``strict``): run
-  by pytest in a project of its own configured with that mode.
+  by pytest in a project of its own configured with that mode;
+- an **example** shown on a docs page (``<!-- readme-test: example -->``): the block is
+  ``--8<-- "examples/<name>.py"``, which mkdocs replaces with that file; the file must
+  exist (tests/test_examples.py runs it).
 
 A block that is none of these fails `test_every_python_block_is_run_or_marked`.
 """
@@ -44,6 +47,7 @@ from digipix_async.webhooks import notification_url
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCUMENTS = [README, *sorted((ROOT / "docs").glob("*.md"))]
 
 FRAGMENT_MARK = "# (continues the program above)"
 _FENCE = re.compile(r"^```(\S*)\s*$")
@@ -63,8 +67,9 @@ SETUP_COMMANDS = (
 
 @attrs.frozen
 class Block:
-    """One fenced code block of the README."""
+    """One fenced code block of a Markdown document."""
 
+    document: str  # its path in the repository
     line: int  # of the opening fence, 1-based
     language: str
     code: str
@@ -84,14 +89,18 @@ class Block:
         return dict(word.partition("=")[::2] for word in words)
 
     @property
+    def where(self) -> str:
+        return f"{self.document}:{self.line}"
+
+    @property
     def id(self) -> str:
-        return f"line{self.line}-{self.kind}"
+        return f"{self.document}:{self.line}-{self.kind}"
 
 
-def read_blocks(text: str) -> list[Block]:
-    """Return the fenced blocks of ``text`` (a Markdown document), in order."""
+def read_blocks(path: Path) -> list[Block]:
+    """Return the fenced blocks of the Markdown document at ``path``, in order."""
     blocks: list[Block] = []
-    lines = text.splitlines()
+    lines = path.read_text(encoding="utf-8").splitlines()
     index = 0
     while index < len(lines):
         match = _FENCE.match(lines[index])
@@ -108,6 +117,7 @@ def read_blocks(text: str) -> list[Block]:
         directive = _DIRECTIVE.match(before[-1].strip()) if before else None
         blocks.append(
             Block(
+                document=path.relative_to(ROOT).as_posix(),
                 line=start + 1,
                 language=match.group(1),
                 code="\n".join(body) + "\n",
@@ -118,9 +128,9 @@ def read_blocks(text: str) -> list[Block]:
     return blocks
 
 
-BLOCKS = read_blocks(README.read_text(encoding="utf-8"))
+BLOCKS = [block for document in DOCUMENTS for block in read_blocks(document)]
 PYTHON = [block for block in BLOCKS if block.language == "python"]
-KINDS = ("program", "fragment", "server", "pytest")
+KINDS = ("program", "fragment", "server", "pytest", "example")
 
 
 def _of_kind(kind: str) -> list[Any]:
@@ -310,28 +320,35 @@ def _bound_names(tree: ast.AST) -> set[str]:
 
 def _parse(block: Block) -> ast.Module:
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT | ast.PyCF_ONLY_AST
-    tree = compile(block.code, f"README.md:{block.line}", "exec", flags=flags)
+    tree = compile(block.code, block.where, "exec", flags=flags)
     assert isinstance(tree, ast.Module)
     return tree
 
 
 def continued_program(fragment: Block) -> Block | None:
     """Return the whole program a fragment continues: the nearest one above it."""
-    above = [b for b in PYTHON if b.line < fragment.line and b.kind in ("program", "server")]
+    above = [
+        block
+        for block in PYTHON
+        if block.document == fragment.document
+        and block.line < fragment.line
+        and block.kind in ("program", "server")
+    ]
     return above[-1] if above else None
 
 
 def test_every_python_block_is_run_or_marked() -> None:
-    assert len(PYTHON) >= 8, "the README lost its examples?"
+    assert sum(block.document == "README.md" for block in PYTHON) >= 8, "README lost examples?"
+    assert {block.document for block in PYTHON} > {"README.md"}, "no docs pages found?"
     for block in PYTHON:
-        assert block.kind in KINDS, f"README line {block.line}: unknown readme-test kind"
+        assert block.kind in KINDS, f"{block.where}: unknown readme-test kind"
         if block.kind == "fragment":
-            assert continued_program(block), f"README line {block.line}: no program above it"
+            assert continued_program(block), f"{block.where}: a fragment with no program above"
 
 
 def test_every_code_block_names_its_language() -> None:
-    unnamed = [block.line for block in BLOCKS if not block.language]
-    assert not unnamed, f"README code blocks without a language (python? bash? text?): {unnamed}"
+    unnamed = [block.where for block in BLOCKS if not block.language]
+    assert not unnamed, f"code blocks without a language (python? bash? text?): {unnamed}"
 
 
 def test_the_two_setup_commands_are_there() -> None:
@@ -343,7 +360,7 @@ def test_the_two_setup_commands_are_there() -> None:
 def test_prints_comments_are_only_in_programs() -> None:
     for block in PYTHON:
         if block.kind != "program":
-            assert not _PRINTS.search(block.code), f"line {block.line}: '# prints:' not checked"
+            assert not _PRINTS.search(block.code), f"{block.where}: '# prints:' is not checked"
 
 
 # -- running the blocks ---------------------------------------------------------------------
@@ -372,7 +389,7 @@ async def test_program_runs(block: Block, digipix_sandbox: SandboxServer, tmp_pa
     ran.check_clean(digipix_sandbox.client_secret, WEBHOOK_SECRET)
     for pattern in _expected_lines(block.code):
         assert any(pattern.search(line) for line in ran.stdout.splitlines()), (
-            f"README line {block.line}: no output line matches {pattern.pattern!r}:\n{ran.stdout}"
+            f"{block.where}: no output line matches {pattern.pattern!r}:\n{ran.stdout}"
         )
 
 
@@ -391,7 +408,7 @@ def test_fragment_uses_only_names_of_the_program_above(block: Block) -> None:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
     }
     known = _bound_names(tree) | _bound_names(_parse(program)) | set(dir(builtins))
-    assert read <= known, f"README line {block.line}: undefined {sorted(read - known)}"
+    assert read <= known, f"{block.where}: undefined {sorted(read - known)}"
 
 
 @pytest.mark.parametrize("block", _of_kind("server"))
@@ -433,3 +450,48 @@ async def test_test_module_passes(block: Block, tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert re.search(r"\b\d+ passed\b", ran.stdout), ran.stdout
     assert not re.search(r"\b(failed|errors?|skipped)\b", ran.stdout), ran.stdout
+
+
+@pytest.mark.parametrize("block", _of_kind("example"))
+def test_example_blocks_show_a_tested_example(block: Block) -> None:
+    match = re.fullmatch(r'--8<-- "(examples/[\w.]+\.py)"\n', block.code)
+    assert match, f'{block.where}: an example block holds only --8<-- "examples/<name>.py"'
+    assert (ROOT / match.group(1)).is_file(), f"{block.where}: no {match.group(1)}"
+
+
+async def test_docs_site_builds_strict_and_offline(tmp_path: Path) -> None:
+    """``mkdocs build --strict`` (warnings are errors) with every proxy pointing nowhere.
+
+    A plugin or theme fetching anything at build time would fail here; the pages
+    themselves load no web fonts.
+    """
+    mkdocs = Path(sys.executable).parent / "mkdocs"
+    if not mkdocs.exists():
+        pytest.skip("mkdocs is not installed (the docs extra)")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGIPIX_")}
+    nowhere = "http://127.0.0.1:9"  # the discard port: nothing listens
+    env.update(HTTP_PROXY=nowhere, HTTPS_PROXY=nowhere, NO_PROXY="", NO_MKDOCS_2_WARNING="1")
+    site = tmp_path / "site"
+    process = await asyncio.create_subprocess_exec(
+        str(mkdocs),
+        "build",
+        "--strict",
+        "--site-dir",
+        str(site),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    async with asyncio.timeout(300):
+        output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "fonts.googleapis.com" not in index
+    assert "fonts.gstatic.com" not in index
+    client_page = (site / "reference" / "client" / "index.html").read_text(encoding="utf-8")
+    assert 'id="digipix_async.DigipixClient.from_env"' in client_page
+    webhooks = (site / "webhooks" / "index.html").read_text(encoding="utf-8")
+    assert "--8&lt;--" not in webhooks
+    assert "make_app" in webhooks  # examples/aiohttp_app.py, inlined
+    assert "lifespan" in webhooks  # examples/fastapi_app.py, inlined
