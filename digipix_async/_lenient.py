@@ -100,7 +100,7 @@ def structure_leniently(data: Any, cls: Any) -> Any:
 
 def _top(data: Any, cls: type[Any], path: str, named: Any) -> Any:
     try:
-        return _model(data, cls, path)
+        return _nested(data, cls, path)  # in a list, most elements are fine
     except _Surprise as surprise:
         raise StructureError(class_name(named), [surprise.problem]) from None
 
