@@ -18,7 +18,7 @@ import itertools
 import random
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -35,7 +35,7 @@ def read_carts(path: str) -> Iterator[Cart]:
     with open(path, newline="", encoding="utf-8") as file:
         rows = csv.DictReader(file)
         for cart_id, lines in itertools.groupby(rows, key=lambda row: row["cart_id"]):
-            items = []
+            items: list[dict[str, Any]] = []
             zip_code = ""
             for row in lines:
                 zip_code = row["zip_code"]
@@ -65,7 +65,7 @@ def generate_carts(count: int, seed: int = 7) -> Iterator[Cart]:
 
 
 @asynccontextmanager
-async def open_client(sandbox: bool) -> AsyncIterator[DigipixClient]:
+async def open_client(sandbox: bool) -> AsyncGenerator[DigipixClient, None]:
     """Yield a client from the environment, or one for an embedded sandbox."""
     if not sandbox:
         async with DigipixClient.from_env() as client:

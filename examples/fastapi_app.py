@@ -16,7 +16,7 @@ Run it with credentials in the environment (or the ``export`` lines printed by
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -34,7 +34,7 @@ async def on_status(event: NotificationEvent) -> None:
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+async def lifespan(app: FastAPI) -> AsyncGenerator[None, None]:
     async with DigipixClient.from_env(app_info=("fastapi-example", "1.0")) as client:
         app.state.digipix = client
         app.state.receiver = NotificationReceiver(

@@ -145,3 +145,19 @@ def test_examples_are_ruff_clean() -> None:
             [str(ruff), *command, str(EXAMPLES)], capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_examples_type_check_strict() -> None:
+    """Examples are code users copy: they pass ``mypy --strict`` as written."""
+    mypy = Path(sys.executable).parent / "mypy"
+    if not mypy.exists():
+        pytest.skip("mypy is not installed in this environment")
+    done = subprocess.run(
+        [str(mypy), "--strict", str(EXAMPLES)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=EXAMPLES.parent,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
