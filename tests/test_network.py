@@ -74,7 +74,8 @@ class ForwardProxy:
     needs; ``forwarded`` lists the request lines, ``headers`` the headers received.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, refuse_tunnels: bool = False) -> None:
+        self.refuse_tunnels = refuse_tunnels
         self.forwarded: list[str] = []
         self.headers: list[str] = []
         self._clients: set[asyncio.StreamWriter] = set()
@@ -87,6 +88,10 @@ class ForwardProxy:
             method, target, _ = request_line.split(" ")
             self.forwarded.append(f"{method} {target}")
             self.headers.extend(line.split(":", 1)[0].lower() for line in lines if line)
+            if method == "CONNECT" and self.refuse_tunnels:
+                writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+                await writer.drain()
+                return
             if method == "CONNECT":
                 host, port = target.rsplit(":", 1)
                 up_reader, up_writer = await asyncio.open_connection(host, int(port))
@@ -216,6 +221,14 @@ async def test_an_unreachable_proxy_is_a_connection_error_before_sending(
     assert api.seen == []
 
 
+async def test_all_proxy_serves_every_scheme(monkeypatch: pytest.MonkeyPatch) -> None:
+    api, proxy = Api(), ForwardProxy()
+    async with serve(api) as base, proxy.running() as proxy_url:
+        monkeypatch.setenv("ALL_PROXY", proxy_url)
+        assert await get_order(base) == "o-1"
+    assert len(proxy.forwarded) == 2
+
+
 # -- TLS: default verification, a private CA, verification off ---------------------------
 
 
@@ -302,3 +315,15 @@ async def test_the_user_agent_names_the_sdk_aiohttp_python_and_the_app(
 
     assert [headers["User-Agent"] for _, headers in api.seen] == [expected, expected]
     assert platform.python_version().count(".") == 2  # major.minor.micro
+
+
+async def test_a_proxy_refusing_the_tunnel_is_a_connection_error_before_sending(
+    monkeypatch: pytest.MonkeyPatch, server_tls: ssl.SSLContext, ca_context: ssl.SSLContext
+) -> None:
+    api, proxy = Api(), ForwardProxy(refuse_tunnels=True)
+    async with serve(api, server_tls) as base, proxy.running() as proxy_url:
+        monkeypatch.setenv("HTTPS_PROXY", proxy_url)
+        with pytest.raises(APIConnectionError, match="the proxy refused the connection: 407"):
+            await get_order(base, ssl=ca_context)
+
+    assert api.seen == []
