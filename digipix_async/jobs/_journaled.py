@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from digipix_async import _converter, _endpoints, _json
+from digipix_async import _endpoints, _json
 from digipix_async._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -28,6 +28,7 @@ from digipix_async._errors import (
     ValidationError,
 )
 from digipix_async._log import log
+from digipix_async.jobs._answer import read_answer, write_answer
 from digipix_async.jobs._journal import JOURNAL_KEY, OrderJournal
 from digipix_async.jobs._store import Decision, State
 from digipix_async.models import Order
@@ -82,7 +83,7 @@ async def create_journaled(
             partner_order_id, decision.attempt, state, order_id=order_id, error=_text(error)
         )
         raise
-    answer = _json.dumps(_converter.unstructure(order))
+    answer = write_answer(order)
     try:
         await journal._finish(
             partner_order_id, decision.attempt, "created", order_id=order.id, answer=answer
@@ -122,12 +123,12 @@ async def _known(client: Caller, journal: OrderJournal, decision: Decision) -> O
     assert row is not None
     assert row.order_id is not None
     if row.answer is not None:
-        order: Order = _converter.structure(_json.loads(row.answer), Order)
-        return order
+        return read_answer(row.answer)
     # Settled by hand or by a notification: one GET, remembered for the next rerun.
     order = await client._call(_endpoints.get_order(row.order_id), Order)
-    answer = _json.dumps(_converter.unstructure(order))
-    await journal._remember_answer(row.partner_order_id, row.order_id, answer)
+    answer = write_answer(order)
+    if answer is not None:
+        await journal._remember_answer(row.partner_order_id, row.order_id, answer)
     return order
 
 
