@@ -200,3 +200,53 @@ async def test_a_client_closed_from_another_threads_loop_closes_its_pool_there(
     )
     assert err == ""
     assert out.split() == ["True", "True"]
+
+
+TRANSPORT_ON_TWO_LOOPS = """
+import aiohttp
+from digipix_async._transport import AiohttpTransport
+
+async def send(transport):
+    answer = await transport.send(
+        "GET", base_url + "/v1/products", headers={}, body=None, connect=5, read=5
+    )
+    return answer.status
+
+async def borrowed_session():
+    return aiohttp.ClientSession()
+
+first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+session = first.run_until_complete(borrowed_session()) if BORROWED else None
+transport = AiohttpTransport(session=session)
+print(first.run_until_complete(send(transport)))
+try:
+    second.run_until_complete(send(transport))
+except RuntimeError as exc:
+    print("RuntimeError:", exc)
+second.close()
+first.run_until_complete(transport.aclose())
+if session is not None:
+    first.run_until_complete(session.close())
+first.run_until_complete(first.shutdown_asyncgens())
+first.close()
+"""
+
+
+@pytest.mark.parametrize(
+    ("borrowed", "says"),
+    [
+        (False, "belongs to another event loop that is still open"),
+        (True, "lent to this DigipixClient (session=...) was first used from another event loop"),
+    ],
+)
+async def test_the_transport_refuses_a_second_live_loop_before_sending(
+    sandbox: SandboxServer, borrowed: bool, says: str
+) -> None:
+    out, err = await run_child(sandbox, f"BORROWED = {borrowed}\n" + TRANSPORT_ON_TWO_LOOPS)
+
+    assert err == ""
+    status, refusal = out.splitlines()
+    assert status == "401"  # no token: the first loop's request went out
+    assert refusal.startswith("RuntimeError:")
+    assert says in refusal
+    assert sandbox.request_count("GET", "/v1/products") == 1  # the second loop sent nothing
