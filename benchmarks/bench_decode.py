@@ -10,7 +10,10 @@ last ~0.2 s, so timer noise is small):
 - ``loads + structure (prebuilt)``: what ``orders.get`` does, readers generated
   once, on first use;
 - ``loads + structure (hooks per call)``: the same rules, but freshly generated
-  readers for every document, the cost the kept readers avoid.
+  readers for every document, the cost the kept readers avoid;
+- ``loads + cattrs (no readers)``: the plain cattrs path, the detailed converter the
+  SDK falls back to for error messages, what reading would cost without the
+  generated readers (issue 10 item 7: what the readers are worth).
 
 No assertion on the numbers: they depend on the machine.
 """
@@ -95,12 +98,25 @@ def _hooks_per_call(body: bytes) -> Order:
     return order
 
 
+def _plain_cattrs() -> Callable[[bytes], Order]:
+    from digipix_async._cattrs_rules import detailed
+
+    converter = detailed()
+
+    def read(body: bytes) -> Order:
+        order: Order = converter.structure(_json.loads(body), Order)
+        return order
+
+    return read
+
+
 def _cases() -> dict[str, Callable[[bytes], Any]]:
     return {
         "json.loads -> dicts": json.loads,
         "loads (Decimal) -> dicts": _json.loads,
         "loads + structure (prebuilt)": lambda body: _converter.structure(_json.loads(body), Order),
         "loads + structure (hooks per call)": _hooks_per_call,
+        "loads + cattrs (no readers)": _plain_cattrs(),
     }
 
 
@@ -123,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     # The decoded values must agree before their speed means anything.
     for body in documents.values():
         order = _converter.structure(_json.loads(body), Order)
-        if _hooks_per_call(body) != order or str(order.total) != "41.4":
+        agree = _hooks_per_call(body) == order == _plain_cattrs()(body)
+        if not agree or str(order.total) != "41.4":
             raise SystemExit("the decoders disagree; fix that before timing them")
 
     results: list[dict[str, Any]] = []

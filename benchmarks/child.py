@@ -19,7 +19,11 @@ import sys
 import time
 from typing import Any
 
+from benchmarks.ab_peers import AB_PEERS
 from benchmarks.peers import OPS, PEERS, Peer
+
+#: Every peer a child can run: the report's three, and the SDK with a shortcut taken out.
+ALL_PEERS = {**PEERS, **AB_PEERS}
 
 
 async def _drive(peer: Peer, op: str, n: int, concurrency: int) -> None:
@@ -58,7 +62,7 @@ async def measure(
     peer_name: str, op: str, base_url: str, *, n: int, concurrency: int, warmup: int
 ) -> dict[str, Any]:
     """Warm up, then time ``n`` calls; return CPU µs/op, ops/s and peak RSS."""
-    async with PEERS[peer_name](base_url) as peer:
+    async with ALL_PEERS[peer_name](base_url) as peer:
         await _drive(peer, op, warmup, concurrency)
         gc.collect()
         gc_clock = _GcClock()
@@ -91,7 +95,7 @@ async def measure(
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, pin to a core, measure, print one JSON line."""
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--peer", choices=sorted(PEERS), required=True)
+    parser.add_argument("--peer", choices=sorted(ALL_PEERS), required=True)
     parser.add_argument("--op", choices=sorted(OPS), required=True)
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--n", type=int, default=20_000)
