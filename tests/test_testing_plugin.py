@@ -16,11 +16,12 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import digipix_async
-from digipix_async import DigipixClient, testing
+from digipix_async import DigipixClient, RetryPolicy, testing
 from digipix_async.sandbox import SandboxServer
 
 # What a pytest run has loaded before it loads our plugin.
@@ -92,6 +93,29 @@ def test_loading_the_plugin_imports_neither_the_client_the_sandbox_nor_aiohttp()
         # the test above for the plugin's own share.
         pytest.xfail(f"digipix_async/__init__.py itself imports {loaded}")
     assert loaded == []
+
+
+def test_the_mock_transport_is_imported_when_first_used() -> None:
+    result = run_python(
+        PYTEST_PRELUDE
+        + "import digipix_async.testing\n"
+        + "print('digipix_async.testing._mock' in sys.modules)\n"
+        + "from digipix_async.testing import MockRequest, MockTransport, Response\n"
+        + "print(MockTransport.__module__, Response.__name__, MockRequest.__name__)\n"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "False",
+        "digipix_async.testing._mock",
+        "MockResponse",
+        "MockRequest",
+    ]
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'MockServer'"):
+        _ = testing.MockServer
 
 
 def test_a_fixture_imports_the_sdk_when_a_test_requests_it(tmp_path: Path) -> None:
@@ -236,15 +260,14 @@ def test_without_pytest_asyncio_a_fixture_says_what_to_install(tmp_path: Path) -
 
 
 @pytest.fixture
-def long_sleeps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
-    """Record every asyncio.sleep of a second or more, and skip it."""
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+    """Record every asyncio.sleep longer than 10 ms (still slept), and reset set_testing."""
     real_sleep = asyncio.sleep
     seen: list[float] = []
 
     async def sleep(delay: float, result: object = None) -> object:
-        if delay >= 1.0:
+        if delay > 0.01:
             seen.append(delay)
-            delay = 0
         return await real_sleep(delay, result)
 
     monkeypatch.setattr(asyncio, "sleep", sleep)
@@ -254,34 +277,51 @@ def long_sleeps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
         testing.set_testing(False)
 
 
-async def rate_limited_twice(sandbox: SandboxServer) -> None:
-    """Answer the next two product lists with 429 and Retry-After: 2, then list them."""
-    sandbox.faults.add("rate_limit", path="/v1/products", retry_after=2, times=2)
+async def list_products(sandbox: SandboxServer, **options: Any) -> None:
     async with DigipixClient(
-        sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url
+        sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url, **options
     ) as client:
         assert await client.products.list()
 
 
-async def test_set_testing_turns_retry_waits_off(
-    digipix_sandbox: SandboxServer, long_sleeps: list[float], caplog: pytest.LogCaptureFixture
+async def test_set_testing_skips_the_backoff_waits(
+    digipix_sandbox: SandboxServer, sleeps: list[float]
 ) -> None:
+    digipix_sandbox.faults.add("status", status=503, path="/v1/products", times=2)
+    testing.set_testing(True)
+
+    await list_products(digipix_sandbox, retry_policy=RetryPolicy(initial_wait=2.0))
+
+    assert sleeps == []
+    assert digipix_sandbox.request_count("GET", "/v1/products") == 3
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the client-wide pause after a 429 (_limits.py, Limiter.wait) sleeps Retry-After "
+    "even with retry waits off",
+)
+async def test_set_testing_skips_the_retry_after_waits(
+    digipix_sandbox: SandboxServer, sleeps: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    digipix_sandbox.faults.add("rate_limit", path="/v1/products", retry_after=1, times=2)
     testing.set_testing(True)
 
     with caplog.at_level(logging.WARNING, logger="digipix_async"):
-        await rate_limited_twice(digipix_sandbox)
+        await list_products(digipix_sandbox)
 
-    assert long_sleeps == []
     # The wait is still decided and logged, so a test can check Retry-After was honoured.
-    assert [getattr(r, "retry_wait", None) for r in caplog.records] == [2.0, 2.0]
+    assert [getattr(r, "retry_wait", None) for r in caplog.records] == [1.0, 1.0]
+    assert sleeps == []
 
 
-async def test_set_testing_false_turns_them_back_on(
-    digipix_sandbox: SandboxServer, long_sleeps: list[float]
+async def test_set_testing_false_turns_the_waits_back_on(
+    digipix_sandbox: SandboxServer, sleeps: list[float]
 ) -> None:
+    digipix_sandbox.faults.add("rate_limit", path="/v1/products", retry_after=1, times=2)
     testing.set_testing(True)
     testing.set_testing(False)
 
-    await rate_limited_twice(digipix_sandbox)
+    await list_products(digipix_sandbox)
 
-    assert long_sleeps == [2.0, 2.0]
+    assert sum(sleeps) == pytest.approx(2.0, abs=0.2)  # Retry-After: 1, twice

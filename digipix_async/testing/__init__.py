@@ -7,7 +7,9 @@ Installed with the package (entry point ``pytest11``), it provides:
 - ``digipix_no_retry_waits``: makes the client's retry waits zero, so tests of
   your own retry handling (fault injection) run in milliseconds.
 
-and, for tests that do not use the fixtures, `set_testing` (the same switch).
+and, for tests that do not use the fixtures, `set_testing` (the same switch). For unit
+tests without sockets, `MockTransport` (with `MockRequest`, `Response` and the `Handler`
+type, from ``testing/_mock.py``) goes in ``DigipixClient(..., transport=...)``.
 
 The async fixtures are pytest-asyncio fixtures (``pip install 'digipix_async[testing]'``),
 so they work in its strict mode (mark your tests ``@pytest.mark.asyncio``) and in auto
@@ -18,21 +20,54 @@ your tests' loop scope the same.
 pytest imports this module in every run of every environment where the package is
 installed, whether or not a test uses it, so it imports neither the client nor the
 sandbox (nor aiohttp) itself: each fixture imports what it needs when a test first
-requests it. Keep it that way (``tests/test_testing_plugin.py`` checks it).
+requests it, and the mock transport's names are imported on first use (``__getattr__``;
+no ``__dir__``, which pytest would walk). Keep it that way
+(``tests/test_testing_plugin.py`` checks it).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from digipix_async._client import DigipixClient
     from digipix_async.sandbox import SandboxServer
+    from digipix_async.testing._mock import Handler, MockRequest, MockTransport
+    from digipix_async.testing._mock import MockResponse as Response
 
-__all__ = ["digipix_client", "digipix_no_retry_waits", "digipix_sandbox", "set_testing"]
+__all__ = [
+    "Handler",
+    "MockRequest",
+    "MockTransport",
+    "Response",
+    "digipix_client",
+    "digipix_no_retry_waits",
+    "digipix_sandbox",
+    "set_testing",
+]
+
+# Public name -> its name in testing/_mock.py, imported by __getattr__ on first use.
+_MOCK_NAMES = {
+    "Handler": "Handler",
+    "MockRequest": "MockRequest",
+    "MockTransport": "MockTransport",
+    "Response": "MockResponse",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the mock transport's names the first time one is used."""
+    if name not in _MOCK_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from digipix_async.testing import _mock
+
+    value = getattr(_mock, _MOCK_NAMES[name])
+    globals()[name] = value  # later lookups are plain module attributes
+    return value
+
 
 try:
     import pytest_asyncio
