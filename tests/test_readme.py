@@ -378,11 +378,6 @@ def _expected_lines(code: str) -> list[re.Pattern[str]]:
 
 @pytest.mark.parametrize("block", _of_kind("program"))
 async def test_program_runs(block: Block, digipix_sandbox: SandboxServer, tmp_path: Path) -> None:
-    if "testing.MockTransport" in block.code:  # TEMPORARY: until MockTransport lands
-        from digipix_async import testing
-
-        if not hasattr(testing, "MockTransport"):
-            pytest.skip("digipix_async.testing.MockTransport has not landed yet")
     path = tmp_path / "snippet.py"
     path.write_text(block.code, encoding="utf-8")
     ran = await run_python(str(path), env=sandbox_env(digipix_sandbox), cwd=tmp_path)
