@@ -18,11 +18,7 @@ from digipix_async import (
     RateLimitError,
     _retry,
 )
-
-try:
-    from digipix_async.testing import MockRequest, MockTransport, Response
-except ImportError:  # pragma: no cover - until testing.py is a package exporting them
-    pytest.skip("digipix_async.testing does not export MockTransport yet", allow_module_level=True)
+from digipix_async.testing import MockRequest, MockTransport, Response
 
 SECRET = "s3cr3t-value"
 TOKEN = {"access_token": "tok-1", "expires_in": 3600}

@@ -1,4 +1,4 @@
-"""Every resource call on the wire (aioresponses): method, path, exact JSON body, result.
+"""Every resource call on the wire (MockTransport): method, path, exact JSON body, result.
 
 And every client-side validation rule, proven to send nothing at all: not even
 the token request.
@@ -7,14 +7,12 @@ the token request.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from aioresponses import aioresponses
 from samples import FLOW_1_BODY, ITEMS, ORDER_APPROVED, ORDER_QUOTE, QUOTE_OPTIONS, RECIPIENT
-from yarl import URL
 
 from digipix_async import (
     DigipixClient,
@@ -24,9 +22,9 @@ from digipix_async import (
     ShipmentMethod,
     ValidationError,
 )
+from digipix_async.testing import MockRequest, MockTransport, Response
 
 BASE = "http://digipix.test"
-TOKEN_URL = f"{BASE}/v1/oauth/token"
 
 # samples.md, "Orders": the 201 of flow 1 and the 200 of a PATCH / GET, as dicts.
 QUOTE_ORDER = json.loads(ORDER_QUOTE)
@@ -38,40 +36,61 @@ FLOW_1 = {
 }
 
 
-@pytest.fixture
-def api() -> Iterator[aioresponses]:
-    with aioresponses() as mocked:
-        mocked.post(TOKEN_URL, payload={"access_token": "tok", "expires_in": 3600}, repeat=True)
-        yield mocked
+class Api:
+    """Canned answers by method and path, behind a token endpoint that always grants."""
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, str], Response] = {}
+        self.mock = MockTransport(self.answer)
+
+    def answer(self, request: MockRequest) -> Response:
+        if request.path == "/v1/oauth/token":
+            return Response(200, json={"access_token": "tok", "expires_in": 3600})
+        return self.answers[(request.method, request.path)]
+
+    def get(self, path: str, **answer: Any) -> None:
+        self.answers[("GET", path)] = Response(answer.pop("status", 200), **answer)
+
+    def post(self, path: str, **answer: Any) -> None:
+        self.answers[("POST", path)] = Response(answer.pop("status", 200), **answer)
+
+    def patch(self, path: str, **answer: Any) -> None:
+        self.answers[("PATCH", path)] = Response(answer.pop("status", 200), **answer)
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[DigipixClient]:
-    async with DigipixClient("abc123", "secret", base_url=BASE) as client:
+def api() -> Api:
+    return Api()
+
+
+@pytest.fixture
+async def client(api: Api) -> AsyncIterator[DigipixClient]:
+    async with DigipixClient("abc123", "secret", base_url=BASE, transport=api.mock) as client:
         yield client
 
 
-def only_call(api: aioresponses, method: str, path: str) -> Any:
-    (call,) = api.requests[(method, URL(f"{BASE}{path}"))]
+def only_call(api: Api, method: str, path: str) -> MockRequest:
+    (call,) = [r for r in api.mock.requests if (r.method, r.path) == (method, path)]
+    assert call.url == f"{BASE}{path}"
     return call
 
 
-def sent_json(api: aioresponses, method: str, path: str) -> Any:
-    return json.loads(only_call(api, method, path).kwargs["data"])
+def sent_json(api: Api, method: str, path: str) -> Any:
+    return json.loads(only_call(api, method, path).body or b"")
 
 
-async def test_products_list(api: aioresponses, client: DigipixClient) -> None:
-    api.get(f"{BASE}/v1/products", payload=[{"id": "photobook", "price": 10.9}])
+async def test_products_list(api: Api, client: DigipixClient) -> None:
+    api.get("/v1/products", json=[{"id": "photobook", "price": 10.9}])
 
     (product,) = await client.products.list()
 
     assert product.price == Decimal("10.9")
-    assert only_call(api, "GET", "/v1/products").kwargs["data"] is None
+    assert only_call(api, "GET", "/v1/products").body is None
 
 
-async def test_products_get(api: aioresponses, client: DigipixClient) -> None:
+async def test_products_get(api: Api, client: DigipixClient) -> None:
     api.get(
-        f"{BASE}/v1/products/photobook",
+        "/v1/products/photobook",
         body=b'{"id": "photobook", "name": "Photobook", "internalCode": 123, "price": 10.9, '
         b'"weight": 400, "productionTime": 5, '
         b'"parts": [{"id": "cover", "name": "Cover"}, {"id": "pages", "name": "Pages"}]}',
@@ -83,14 +102,14 @@ async def test_products_get(api: aioresponses, client: DigipixClient) -> None:
     assert [part.name for part in product.parts] == ["Cover", "Pages"]
 
 
-async def test_quote(api: aioresponses, client: DigipixClient) -> None:
-    api.post(f"{BASE}/v1/quote", body=QUOTE_OPTIONS)
+async def test_quote(api: Api, client: DigipixClient) -> None:
+    api.post("/v1/quote", body=QUOTE_OPTIONS)
 
     options = await client.quotes.create(
         zip_code="01311-100", items=[{"product_id": "photobook", "quantity": 2, "pages": 24}]
     )
 
-    assert only_call(api, "POST", "/v1/quote").kwargs["data"] == (
+    assert only_call(api, "POST", "/v1/quote").body == (
         b'{"zipCode":"01311100","items":[{"productId":"photobook","quantity":2,"pages":24}]}'
     )
     assert [(o.shipment_method_id, o.cost) for o in options] == [
@@ -100,13 +119,13 @@ async def test_quote(api: aioresponses, client: DigipixClient) -> None:
 
 
 async def test_create_flow_1_is_the_samples_body_byte_for_byte(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
-    api.post(f"{BASE}/v1/orders", status=201, payload=QUOTE_ORDER)
+    api.post("/v1/orders", status=201, json=QUOTE_ORDER)
 
     order = await client.orders.create(recipient=RECIPIENT, items=ITEMS, **FLOW_1)
 
-    assert only_call(api, "POST", "/v1/orders").kwargs["data"] == FLOW_1_BODY
+    assert only_call(api, "POST", "/v1/orders").body == FLOW_1_BODY
     assert order.status is OrderStatus.QUOTE
     assert order.created_at is not None
     assert order.created_at.microsecond == 758205
@@ -117,23 +136,19 @@ async def test_create_flow_1_is_the_samples_body_byte_for_byte(
     ]
 
 
-async def test_create_flow_2_adds_status_and_shipment_id(
-    api: aioresponses, client: DigipixClient
-) -> None:
-    api.post(f"{BASE}/v1/orders", status=201, payload=APPROVED_ORDER)
+async def test_create_flow_2_adds_status_and_shipment_id(api: Api, client: DigipixClient) -> None:
+    api.post("/v1/orders", status=201, json=APPROVED_ORDER)
 
     await client.orders.create(
         recipient=RECIPIENT, items=ITEMS, shipment_id="ZP2ckind4FwRhfIlt5dI", **FLOW_1
     )
 
-    body = only_call(api, "POST", "/v1/orders").kwargs["data"]
+    body = only_call(api, "POST", "/v1/orders").body
     assert body == FLOW_1_BODY[:-1] + b',"status":"APPROVED","shipmentId":"ZP2ckind4FwRhfIlt5dI"}'
 
 
-async def test_create_flow_3_adds_status_and_method(
-    api: aioresponses, client: DigipixClient
-) -> None:
-    api.post(f"{BASE}/v1/orders", status=201, payload=APPROVED_ORDER)
+async def test_create_flow_3_adds_status_and_method(api: Api, client: DigipixClient) -> None:
+    api.post("/v1/orders", status=201, json=APPROVED_ORDER)
 
     order = await client.orders.create(
         recipient=Recipient(**RECIPIENT), items=ITEMS, shipment_method=ShipmentMethod.CHEAPEST
@@ -161,37 +176,33 @@ async def test_create_flow_3_adds_status_and_method(
     ],
 )
 async def test_approve_both_ways(
-    api: aioresponses, client: DigipixClient, kwargs: dict[str, Any], expected: bytes
+    api: Api, client: DigipixClient, kwargs: dict[str, Any], expected: bytes
 ) -> None:
-    api.patch(f"{BASE}/v1/orders/tFN9mEXgro9feZ7Fjf61", payload=APPROVED_ORDER)
+    api.patch("/v1/orders/tFN9mEXgro9feZ7Fjf61", json=APPROVED_ORDER)
 
     order = await client.orders.approve("tFN9mEXgro9feZ7Fjf61", **kwargs)
 
-    assert only_call(api, "PATCH", "/v1/orders/tFN9mEXgro9feZ7Fjf61").kwargs["data"] == expected
+    assert only_call(api, "PATCH", "/v1/orders/tFN9mEXgro9feZ7Fjf61").body == expected
     assert order.status is OrderStatus.APPROVED
 
 
-async def test_cancel(api: aioresponses, client: DigipixClient) -> None:
-    api.patch(
-        f"{BASE}/v1/orders/tFN9mEXgro9feZ7Fjf61", payload={**QUOTE_ORDER, "status": "CANCELED"}
-    )
+async def test_cancel(api: Api, client: DigipixClient) -> None:
+    api.patch("/v1/orders/tFN9mEXgro9feZ7Fjf61", json={**QUOTE_ORDER, "status": "CANCELED"})
 
     order = await client.orders.cancel("tFN9mEXgro9feZ7Fjf61")
 
     call = only_call(api, "PATCH", "/v1/orders/tFN9mEXgro9feZ7Fjf61")
-    assert call.kwargs["data"] == b'{"status":"canceled"}'
-    assert call.kwargs["headers"]["Content-Type"] == "application/json"
-    assert call.kwargs["headers"]["Accept"] == "application/json"
-    assert call.kwargs["headers"]["User-Agent"].startswith("digipix-async/0.1.0 aiohttp/")
+    assert call.body == b'{"status":"canceled"}'
+    assert call.headers["Content-Type"] == "application/json"
+    assert call.headers["Accept"] == "application/json"
+    assert call.headers["User-Agent"].startswith("digipix-async/0.1.0 aiohttp/")
     assert order.status is OrderStatus.CANCELED
 
 
-async def test_get_keeps_unknown_fields_and_statuses(
-    api: aioresponses, client: DigipixClient
-) -> None:
+async def test_get_keeps_unknown_fields_and_statuses(api: Api, client: DigipixClient) -> None:
     api.get(
-        f"{BASE}/v1/orders/icTwB5S3rtfEgvE41DEo",
-        payload={**APPROVED_ORDER, "id": "icTwB5S3rtfEgvE41DEo", "status": "ON_HOLD", "eta": 3},
+        "/v1/orders/icTwB5S3rtfEgvE41DEo",
+        json={**APPROVED_ORDER, "id": "icTwB5S3rtfEgvE41DEo", "status": "ON_HOLD", "eta": 3},
     )
 
     order = await client.orders.get("icTwB5S3rtfEgvE41DEo")
@@ -199,18 +210,18 @@ async def test_get_keeps_unknown_fields_and_statuses(
     assert isinstance(order, Order)
     assert order.status == "ON_HOLD"
     assert order.extra == {"eta": 3}
-    assert only_call(api, "GET", "/v1/orders/icTwB5S3rtfEgvE41DEo").kwargs["headers"][
-        "Authorization"
-    ] == ("Bearer tok")
+    assert only_call(api, "GET", "/v1/orders/icTwB5S3rtfEgvE41DEo").headers["Authorization"] == (
+        "Bearer tok"
+    )
 
 
 async def test_a_body_of_the_wrong_shape_is_a_response_validation_error(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
     from digipix_async import APIResponseValidationError
 
-    api.get(f"{BASE}/v1/orders/x", payload={"status": "QUOTE"})
-    api.get(f"{BASE}/v1/orders/y", body=b"<html>not json</html>")
+    api.get("/v1/orders/x", json={"status": "QUOTE"})
+    api.get("/v1/orders/y", body=b"<html>not json</html>")
 
     with pytest.raises(APIResponseValidationError, match=r"id.*\$") as missing_id:
         await client.orders.get("x")
@@ -255,11 +266,11 @@ BAD_CALLS = [
 
 @pytest.mark.parametrize(("field", "call"), BAD_CALLS)
 async def test_bad_input_is_refused_before_anything_is_sent(
-    api: aioresponses, client: DigipixClient, field: str, call: Any
+    api: Api, client: DigipixClient, field: str, call: Any
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         await call(client)
 
     assert caught.value.field == field
     assert field in str(caught.value)
-    assert api.requests == {}  # not even the token request
+    assert api.mock.requests == []  # not even the token request
