@@ -1,4 +1,5 @@
-"""The client over real loopback sockets: timeouts, drops, cancellation, the pool, tracing.
+"""The client over real loopback sockets: timeouts, drops, cancellation, the pool, tracing,
+answers bounded in size, and closing while calls wait for a connection.
 
 Attempts are counted at the server: aiohttp itself re-sends an idempotent request
 once when a kept-alive connection was dropped, which a client-side count would miss.
