@@ -5,10 +5,11 @@
 
 Issue 13: web apps run many worker processes and bulk jobs shard across machines;
 without a shared store each process fetches its own token and meets the rate limit
-alone. Here P worker processes (pinned to one core; the sandbox, in its own process,
-and redis-server on the other) each build a `DigipixClient` with no token yet, say
-they are ready, and wait; on one "go" written to all of them at once, each makes
-``--calls`` concurrent ``quotes.create``. The sandbox is limited to R requests a
+alone. Here P worker processes (on both cores, or all on one with ``--pin-workers``;
+the sandbox, in its own process, and redis-server pinned to the second core) each
+build a `DigipixClient` with no token yet, say they are ready, and wait; on one
+"go" written to all of them at once, each makes ``--calls`` concurrent
+``quotes.create``. The sandbox is limited to R requests a
 second per client id, and every process uses the same credentials, as a fleet does.
 
 Variants:
@@ -150,6 +151,7 @@ def run_fleet(
     calls: int,
     rate: float,
     cpus: tuple[int | None, int | None],
+    pin_workers: bool = False,
 ) -> dict[str, Any]:
     """Run one variant: fresh sandbox (and Redis), P cold workers, one go."""
     client_cpu, server_cpu = cpus
@@ -158,7 +160,9 @@ def run_fleet(
         with redis or contextlib.nullcontext(None) as url:
             per_process = rate if variant.endswith("+rate_limit") else None
             started = time.perf_counter()
-            workers = _start_workers(processes, calls, sandbox.env, url, per_process, client_cpu)
+            workers = _start_workers(
+                processes, calls, sandbox.env, url, per_process, client_cpu if pin_workers else None
+            )
             try:
                 for worker in workers:
                     assert worker.stdout is not None
@@ -280,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="the sandbox's req/s (R)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
+    parser.add_argument("--pin-workers", action="store_true", help="all workers on one core")
     parser.add_argument("--json", type=Path, help="also write every run here")
     parser.add_argument("--smoke", action="store_true", help="4 processes x 5 calls")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -304,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for repeat in range(args.repeats):
         for variant in rotated(variants, repeat):
-            run = run_fleet(variant, args.processes, args.calls, args.rate, cpus)
+            run = run_fleet(variant, args.processes, args.calls, args.rate, cpus, args.pin_workers)
             run["repeat"] = repeat
             runs.append(run)
             print(

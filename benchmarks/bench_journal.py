@@ -111,6 +111,8 @@ async def run_child(variant: str, count: int, concurrency: int, warmup: int) -> 
         "cpu_s": cpu,
         "wall_us_per_order": 1e6 * wall / count,
         "cpu_us_per_order": 1e6 * cpu / count,
+        "user_us_per_order": 1e6 * (after.ru_utime - before.ru_utime) / count,
+        "sys_us_per_order": 1e6 * (after.ru_stime - before.ru_stime) / count,
     }
 
 
