@@ -61,7 +61,9 @@ def _child(argv: list[str], cwd: Path, timeout: float) -> dict[str, Any]:
     return result
 
 
-def run(args: argparse.Namespace, before_tree: Path | None, label: str) -> list[dict[str, Any]]:
+def run(
+    args: argparse.Namespace, before_tree: Path | None, label: str, failures: list[str]
+) -> list[dict[str, Any]]:
     """Every (repeat, op, peer) in a fresh process; peers rotated every repeat."""
     peers = ["sdk", "raw_aiohttp", *AB] + ([label] if before_tree else [])
     client_cpu, server_cpu = cores()
@@ -78,7 +80,13 @@ def run(args: argparse.Namespace, before_tree: Path | None, label: str) -> list[
                     argv += ["--concurrency", "64", "--warmup", str(args.warmup)]
                     if client_cpu is not None:
                         argv += ["--cpu", str(client_cpu)]
-                    result = _child(argv, tree, timeout=120 + args.n * 0.02)
+                    try:
+                        result = _child(argv, tree, timeout=120 + args.n * 0.02)
+                    except (RuntimeError, subprocess.SubprocessError, ValueError) as error:
+                        # One failed child must not cost the whole sitting: it is named.
+                        print(f"{peer} {op} failed: {error}", file=sys.stderr, flush=True)
+                        failures.append(f"{peer} {op} repeat {repeat + 1}: {error}"[:300])
+                        continue
                     result.update(peer=peer, repeat=repeat, server=kind)
                     runs.append(result)
                     print(
@@ -124,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args.ops = [op for op in args.ops.split(",") if op]
     info = machine_info()
     label = ""
+    failures: list[str] = []
     runs: list[dict[str, Any]]
     if args.before:
         sha = _git("rev-parse", "--short", args.before)
@@ -132,11 +141,11 @@ def main(argv: list[str] | None = None) -> int:
             tree = Path(parent) / sha
             _git("worktree", "add", "--detach", str(tree), sha)
             try:
-                runs = run(args, tree, label)
+                runs = run(args, tree, label, failures)
             finally:
                 _git("worktree", "remove", "--force", str(tree))
     else:
-        runs = run(args, None, label)
+        runs = run(args, None, label, failures)
     rows = report.summarize(runs)
     parts = [
         f"Measured {stamp()}",
@@ -150,12 +159,15 @@ def main(argv: list[str] | None = None) -> int:
         "",
         worth_table(rows),
         "",
+        *(f"- failed: {failure}" for failure in failures),
         machine_markdown(info),
     ]
     markdown = "\n".join(parts)
     print(markdown)
     name = "before_after_smoke" if args.smoke else "before_after"
-    report.write({"machine": info, "summary": rows, "runs": runs}, markdown, name)
+    report.write(
+        {"machine": info, "summary": rows, "runs": runs, "failures": failures}, markdown, name
+    )
     return 0
 
 

@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import os
 import resource
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -321,7 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for repeat in range(args.repeats):
         for variant in rotated(variants, repeat):
-            run = measure_once(variant, args.carts, args.rate, cpus)
+            try:
+                run = measure_once(variant, args.carts, args.rate, cpus)
+            except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as error:
+                print(f"{variant} failed: {error}", file=sys.stderr, flush=True)
+                continue
             run["repeat"] = repeat
             runs.append(run)
             print(

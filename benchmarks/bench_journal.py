@@ -131,6 +131,8 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "repeats": len(group),
                 "wall_us": spread(r["wall_us_per_order"] for r in group),
                 "cpu_us": spread(r["cpu_us_per_order"] for r in group),
+                "user_us": spread(r["user_us_per_order"] for r in group),
+                "sys_us": spread(r["sys_us_per_order"] for r in group),
                 "failed": sum(r["failed"] for r in group),
             }
             plain = [by_key.get((concurrency, "plain", r["repeat"])) for r in group]
@@ -153,9 +155,9 @@ def markdown(rows: list[dict[str, Any]], args: Any) -> str:
         f"{args.orders} orders per run after {args.warmup} warm-up creates, {args.repeats} "
         "repeat(s) interleaved in fresh processes; median (min-max); ratios within a repeat.",
         "",
-        "| concurrency | variant | wall µs/order | client CPU µs/order | journaled / plain, wall "
-        "| journaled / plain, CPU | CPU added µs/order | failed |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| concurrency | variant | wall µs/order | client CPU µs/order | user / sys µs "
+        "| journaled / plain, wall | journaled / plain, CPU | CPU added µs/order | failed |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         wall_ratio = fmt(row["wall_ratio"], 3, "x") if "wall_ratio" in row else ""
@@ -163,7 +165,9 @@ def markdown(rows: list[dict[str, Any]], args: Any) -> str:
         added = fmt(row["cpu_added_us"], 0) if "cpu_added_us" in row else ""
         lines.append(
             f"| {row['concurrency']} | {row['variant']} | {fmt(row['wall_us'], 0)} "
-            f"| {fmt(row['cpu_us'], 0)} | {wall_ratio} | {cpu_ratio} | {added} "
+            f"| {fmt(row['cpu_us'], 0)} "
+            f"| {row['user_us']['median']:.0f} / {row['sys_us']['median']:.0f} "
+            f"| {wall_ratio} | {cpu_ratio} | {added} "
             f"| {row['failed']} |"
         )
     return "\n".join(lines)
