@@ -24,6 +24,9 @@ SDK's default retries unless said otherwise):
   measured send rate smoothed, standard-mode retries: 3 attempts, a retry quota),
   on a client with ``max_retries=0`` whose transport hides ``Retry-After``.
 
+``--latency S`` makes the sandbox answer S seconds later (its latency fault), as a
+distant API does; without it an answer takes a few ms on loopback.
+
 Before the runs, a probe quotes ``--probe-carts`` carts against an unlimited sandbox
 (``create_many``, concurrency 64) to show what this machine sustains, so R can be
 judged against it.
@@ -200,11 +203,15 @@ async def run_variant(variant: str, count: int, rate: float | None) -> dict[str,
 
 
 def measure_once(
-    variant: str, count: int, rate: float | None, cpus: tuple[int | None, int | None]
+    variant: str,
+    count: int,
+    rate: float | None,
+    cpus: tuple[int | None, int | None],
+    latency: float = 0.0,
 ) -> dict[str, Any]:
     """Run one variant against a fresh sandbox process; add what the sandbox counted."""
     client_cpu, server_cpu = cpus
-    with sandbox_process(rate_limit_rps=rate, cpu=server_cpu) as sandbox:
+    with sandbox_process(rate_limit_rps=rate, cpu=server_cpu, latency=latency) as sandbox:
         before = sandbox.stats()
         argv = ["benchmarks.bench_bulk_rate", "--child", variant, "--carts", str(count)]
         argv += ["--rate", str(rate or 0)]
@@ -266,8 +273,8 @@ def markdown(rows: list[dict[str, Any]], probe: dict[str, Any] | None, args: Any
         ]
     lines += [
         f"{args.carts} carts, sandbox limited to R = {args.rate:g} req/s per client id "
-        f"(floor {args.carts / args.rate:.1f} s), {args.repeats} repeat(s); median "
-        "(min-max) over repeats.",
+        f"(floor {args.carts / args.rate:.1f} s), {args.latency * 1000:g} ms added to each "
+        f"answer, {args.repeats} repeat(s); median (min-max) over repeats.",
         "",
         "| variant | wall s | wall / (carts/R) | 429s % of requests | failed carts "
         "| requests sent | peak req/s at server | client CPU µs/cart |",
@@ -291,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--carts", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=200.0, help="the sandbox's req/s (R)")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds the sandbox adds")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
     parser.add_argument("--probe-carts", type=int, default=3_000, help="0: no probe")
     parser.add_argument("--json", type=Path, help="also write every run here")
@@ -323,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     for repeat in range(args.repeats):
         for variant in rotated(variants, repeat):
             try:
-                run = measure_once(variant, args.carts, args.rate, cpus)
+                run = measure_once(variant, args.carts, args.rate, cpus, args.latency)
             except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as error:
                 print(f"{variant} failed: {error}", file=sys.stderr, flush=True)
                 continue
