@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from typing import Any, get_origin
+from typing import Any, NoReturn, get_origin
 
 import attrs
 import cattrs
@@ -38,6 +38,7 @@ from digipix_async import _json
 from digipix_async._converter import MODELS
 from digipix_async._readers import answer_type, as_dict, model_list_element, unwrap_optional
 from digipix_async._scalar_hooks import (
+    INT_LIMIT,
     BadValue,
     format_datetime,
     plain_int,
@@ -88,7 +89,7 @@ def _wire_overrides(cls: type[Any]) -> dict[str, Any]:
 
 
 def missing_expected(
-    cls: type[Any], data: Mapping[str, Any], key: Callable[[str], str]
+    cls: type[Any], data: Mapping[str, Any], key: Callable[[str], str] | None
 ) -> list[Exception]:
     """Return cattrs' own error for each expected field (see ``expected_field``) not in ``data``.
 
@@ -97,7 +98,7 @@ def missing_expected(
     """
     errors: list[Exception] = []
     for field in _expected(cls):
-        if key(field.name) not in data:
+        if (field.name if key is None else key(field.name)) not in data:
             error = KeyError(field.name)
             note = AttributeValidationNote(
                 f"Required field {field.name} missing", field.name, field.type
@@ -118,7 +119,7 @@ def _expected(cls: type[Any]) -> tuple[attrs.Attribute[Any], ...]:
     return found
 
 
-def raise_together(cls: type[Any], errors: list[Exception], generated: Hook, data: Any) -> None:
+def raise_together(cls: type[Any], errors: list[Exception], generated: Hook, data: Any) -> NoReturn:
     """Raise ``errors`` with whatever else ``generated`` finds in ``data``, as cattrs would."""
     try:
         generated(data, cls)
@@ -131,14 +132,15 @@ def _wire_structure_hook(converter: cattrs.Converter, cls: type[Any]) -> Hook:
     overrides = _wire_overrides(cls)
     generated = make_dict_structure_fn(cls, converter, **overrides)
     known = frozenset(wire_name(name) for name in overrides if name != "extra")
+    expected = [wire_name(field.name) for field in _expected(cls)]
     has_extra = "extra" in overrides
 
     def structure_hook(data: Any, _: Any) -> Any:
         if data.__class__ is not dict:
             data = as_dict(data)
-        errors = missing_expected(cls, data, wire_name)
-        if errors:
-            raise_together(cls, errors, generated, data)
+        for key in expected:
+            if key not in data:
+                raise_together(cls, missing_expected(cls, data, wire_name), generated, data)
         value = generated(data, cls)
         if not has_extra or data.keys() <= known:
             return value
@@ -155,12 +157,15 @@ def list_hook_factory(converter: cattrs.Converter) -> Callable[[Any], Hook]:
 def _list_hook(converter: cattrs.Converter, field_type: Any) -> Hook:
     element = model_list_element(field_type)
     element_hook = converter.get_structure_hook(element)
+    detailed = converter.detailed_validation
 
     def structure_list(value: Any, _: Any) -> tuple[Any, ...]:
         if value is None:
             return ()  # as the readers have it
         if not isinstance(value, list | tuple):
             raise BadValue(f"expected a JSON array, got {type_name(value)}")
+        if not detailed:  # any failure is read again by the detailed converter
+            return tuple([element_hook(item, element) for item in value])
         found, errors = [], []
         for index, item in enumerate(value):
             try:
@@ -187,8 +192,9 @@ def _wire_unstructure_hook(converter: cattrs.Converter, cls: type[Any]) -> Calla
         for key in expected:
             if out[key] is None:
                 del out[key]  # None fields are left out, as everywhere
-        for key, item in value.extra.items():
-            out.setdefault(key, item)  # a known field wins a clash
+        if value.extra:  # most models have none: the shared empty NO_EXTRA
+            for key, item in value.extra.items():
+                out.setdefault(key, item)  # a known field wins a clash
         return out
 
     return unstructure_hook
@@ -199,10 +205,10 @@ def is_model_tuple(field_type: Any) -> bool:
     return get_origin(field_type) is tuple and model_list_element(field_type) is not None
 
 
-def new_converter(**options: Any) -> cattrs.Converter:
-    """Return a detailed cattrs converter holding the scalar hooks (models come after)."""
+def new_converter(*, detailed: bool = True, **options: Any) -> cattrs.Converter:
+    """Return a cattrs converter holding the scalar hooks (models come after)."""
     converter = cattrs.Converter(
-        detailed_validation=True, unstruct_collection_overrides={Sequence: list}, **options
+        detailed_validation=detailed, unstruct_collection_overrides={Sequence: list}, **options
     )
     for cls in (str, int, float, Decimal, datetime, OrderStatus):
         converter.register_structure_hook(cls, scalar_hook(cls))
@@ -225,6 +231,22 @@ def _is_optional_of(converter: cattrs.Converter, field_type: Any) -> bool:
 def _optional_in(converter: cattrs.Converter, field_type: Any) -> Hook:
     inner = unwrap_optional(field_type)
     hook = converter.get_structure_hook(inner)
+    if inner is int:  # an int within bounds is right for every hook of int
+
+        def structure_optional_int(value: Any, _: Any) -> Any:
+            if value is None or (value.__class__ is int and -INT_LIMIT <= value <= INT_LIMIT):
+                return value
+            return hook(value, inner)
+
+        return structure_optional_int
+    if inner is str:  # most optional fields: an ASCII str is right for every hook of str
+
+        def structure_optional_str(value: Any, _: Any) -> Any:
+            if value is None or (value.__class__ is str and value.isascii()):
+                return value
+            return hook(value, inner)
+
+        return structure_optional_str
 
     def structure_optional(value: Any, _: Any) -> Any:
         return None if value is None else hook(value, inner)
@@ -268,9 +290,9 @@ def detailed() -> cattrs.Converter:
 
 
 def _input_str(value: Any, _: Any) -> str:
+    if value.__class__ is str and value.isascii():  # the common case: one check
+        return value
     if isinstance(value, str):
-        if value.isascii():
-            return value
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
@@ -300,25 +322,32 @@ def _input_hook(converter: cattrs.Converter, cls: type[Any]) -> Hook:
             overrides[field.name] = override(struct_hook=converter.get_structure_hook(field_type))
     generated = make_dict_structure_fn(cls, converter, **overrides)
     names = tuple(field.name for field in attrs.fields(cls))
+    expected = [field.name for field in _expected(cls)]
 
     def input_hook(data: Any, _: Any) -> Any:
         # An instance is re-checked field by field: attrs does not check types.
-        if isinstance(data, cls):
+        if data.__class__ is dict:  # the common case, without an ABC check
+            pass
+        elif isinstance(data, cls):
             data = {name: getattr(data, name) for name in names}
         elif not isinstance(data, Mapping):
             raise BadValue(f"expected {cls.__name__} or a mapping, got {type_name(data)}")
-        errors = missing_expected(cls, data, str)
-        if errors:
-            raise_together(cls, errors, generated, data)
+        for name in expected:  # Python names
+            if name not in data:
+                raise_together(cls, missing_expected(cls, data, None), generated, data)
         return generated(data, cls)
 
     return input_hook
 
 
 @functools.cache
-def for_input() -> cattrs.Converter:
-    """Return the converter of user input (Python names, unknown keys refused), made once."""
-    converter = new_converter(forbid_extra_keys=True)
+def for_input(detailed: bool) -> cattrs.Converter:
+    """Return a converter of user input (Python names, unknown keys refused), made once.
+
+    Input is checked on every request: the plain one checks it, and only when it
+    refuses does the detailed one read it again to name the path of the problem.
+    """
+    converter = new_converter(detailed=detailed, forbid_extra_keys=True)
     converter.register_structure_hook(str, _input_str)
     converter.register_structure_hook_func(lambda t: t == Mapping[str, Any], _input_mapping)
     converter.register_structure_hook_factory(is_model_tuple, list_hook_factory(converter))

@@ -162,9 +162,16 @@ def explain(data: Any, cls: Any) -> StructureError:
 
 def unstructure(value: Any) -> Any:
     """Turn a model (or a list of them) into wire-named plain values, ready for ``dumps``."""
-    from digipix_async._cattrs_rules import detailed  # cattrs: on first use
+    hook = _WRITERS.get(value.__class__)
+    if hook is None:
+        from digipix_async._cattrs_rules import detailed  # cattrs: on first use
 
-    return detailed().unstructure(value)
+        hook = _WRITERS[value.__class__] = detailed().get_unstructure_hook(value.__class__)
+    return hook(value)
+
+
+# Resolved once per class: request bodies are written on every call.
+_WRITERS: dict[type[Any], Callable[[Any], Any]] = {}
 
 
 _BODY_READERS: dict[tuple[Any, bool], Callable[[Response], Any]] = {}

@@ -64,13 +64,26 @@ def from_input(value: Any, cls: type[T], field: str) -> T:
     Raises ``ValidationError`` naming the path under ``field`` (``recipient.zip_code``,
     ``items[1].quantity``) of a wrong type, a missing field or an unknown key.
     """
-    from digipix_async._cattrs_rules import for_input, problems  # cattrs: on first use
+    hook = _HOOKS.get(cls)
+    if hook is None:
+        from digipix_async._cattrs_rules import for_input  # cattrs: on first use
 
+        hook = _HOOKS[cls] = for_input(detailed=False).get_structure_hook(cls)
     try:
-        return for_input().structure(value, cls)
-    except Exception as exc:  # bad input: name the path of its first problem
-        path, problem = problems(exc, field)[0]
-        raise ValidationError(path, problem) from None
+        return hook(value, cls)  # type: ignore[no-any-return]
+    except Exception:  # bad input: read it again, noting the path of each problem
+        from digipix_async._cattrs_rules import for_input, problems
+
+        try:
+            for_input(detailed=True).structure(value, cls)
+        except Exception as exc:
+            path, problem = problems(exc, field)[0]
+            raise ValidationError(path, problem) from None
+        raise  # pragma: no cover - both converters share every rule
+
+
+# Resolved once per model: input is checked on every request.
+_HOOKS: dict[type[Any], Callable[[Any, Any], Any]] = {}
 
 
 # --- checks shared by the builders
@@ -80,7 +93,7 @@ def non_empty_str(value: object, field: str) -> str:
     """Return a non-blank string that can be sent, else refuse naming ``field``."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(field, f"expected a non-empty string, got {type_name(value)}")
-    return checked_text(value, field)
+    return value if value.isascii() else checked_text(value, field)
 
 
 def count(value: int | None, field: str) -> None:

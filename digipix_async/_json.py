@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from digipix_async._scalar_hooks import format_datetime
@@ -49,17 +49,30 @@ def loads(data: bytes | str) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
-def _default(found: list[Decimal], value: Any) -> Any:
+# Set by _default when the value being written holds a Decimal; per thread, since
+# JSONEncoder calls default() in the thread that called encode().
+_written = threading.local()
+
+
+def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return format_datetime(value)
     if isinstance(value, Decimal):
         # The stdlib writes no number it did not make itself: note the Decimal,
         # and dumps() writes the whole value again with the exact encoder.
-        found.append(value)
+        _written.decimal = True
         return None
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+# Built once: json.dumps() with options would build an encoder on every call.
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False,
+    check_circular=False,  # a loop is a RecursionError, explained by dumps_exact
+    allow_nan=False,
+    separators=(",", ":"),
+    default=_default,
+)
 _TOO_DEEP = "the value is nested too deeply (or contains itself) to be written as JSON"
 
 
@@ -73,21 +86,12 @@ def dumps(value: Any) -> bytes:
     (``custom_data``, ``extra``) is checked with ``dumps_exact`` when the request
     is built, so nothing is changed silently.
     """
-    found: list[Decimal] = []
-    # One encoder per call: JSONEncoder.encode() builds its C encoder per call anyway,
-    # and ``found`` must belong to this call alone (threads may share the module).
-    encoder = json.JSONEncoder(
-        ensure_ascii=False,
-        check_circular=False,  # a loop is a RecursionError, explained by dumps_exact
-        allow_nan=False,
-        separators=(",", ":"),
-        default=partial(_default, found),
-    )
+    _written.decimal = False
     try:
-        text = encoder.encode(value)
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError):
         return dumps_exact(value)
-    return dumps_exact(value) if found else text.encode()
+    return dumps_exact(value) if _written.decimal else text.encode()
 
 
 _encode_str = json.encoder.encode_basestring
