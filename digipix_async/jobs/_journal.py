@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -33,6 +35,27 @@ R = TypeVar("R")
 #: The key the SDK adds to a journaled order's ``customData``, holding its partner
 #: order id: a status notification then names the journal entry it settles.
 JOURNAL_KEY = "digipix_journal_key"
+
+
+class _Worker:
+    """The journal's thread and its connection: closable without the journal itself."""
+
+    def __init__(self) -> None:
+        self.executor: ThreadPoolExecutor | None = None
+        self.store: Store | None = None  # made, used and closed on the executor's thread
+
+    def close_store(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def abandon(self) -> None:
+        """Close the connection on its thread and let the thread end (journal dropped)."""
+        executor, self.executor = self.executor, None
+        if executor is not None:
+            with contextlib.suppress(RuntimeError):  # interpreter exit: already shut down
+                executor.submit(self.close_store)
+            executor.shutdown(wait=False)
 
 
 @attrs.frozen
@@ -62,9 +85,9 @@ class OrderJournal:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = os.fspath(path)
-        self._executor: ThreadPoolExecutor | None = None
-        self._store: Store | None = None  # touched only on the worker thread
+        self._worker = _Worker()
         self._opening: asyncio.Task[None] | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._batch: list[tuple[Begin | Finish, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._in_flight: set[str] = set()
@@ -93,20 +116,24 @@ class OrderJournal:
         if self._closed:
             raise RuntimeError(f"{self!r} is closed; open a new OrderJournal")
         if self._opening is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="digipix-journal")
+            self._worker.executor = ThreadPoolExecutor(1, thread_name_prefix="digipix-journal")
+            # Dropped without aclose(): the connection is still closed, on its thread.
+            self._finalizer = weakref.finalize(self, self._worker.abandon)
             # A task, so that whoever comes first cannot leave the others an opening
             # cut short by its own cancellation.
             self._opening = asyncio.get_running_loop().create_task(self._thread(self._open_store))
         try:
             await asyncio.shield(self._opening)
         except Exception:
-            executor, self._executor = self._executor, None
+            executor, self._worker.executor = self._worker.executor, None
+            if self._finalizer is not None:
+                self._finalizer.detach()
             if executor is not None:  # a file that cannot be opened: no thread left behind
                 executor.shutdown(wait=True)  # idle after the failed open: returns at once
             raise
 
     def _open_store(self) -> None:
-        self._store = Store(self._path)
+        self._worker.store = Store(self._path)
 
     async def aclose(self) -> None:
         """Wait for the creates recording into this journal, commit, close the file and thread."""
@@ -117,33 +144,31 @@ class OrderJournal:
         self._closed = True
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
-        executor, self._executor = self._executor, None
+        executor, self._worker.executor = self._worker.executor, None
         if executor is None:
             return
+        if self._finalizer is not None:
+            self._finalizer.detach()
         try:
-            if self._store is not None or self._opening is not None:
-                await asyncio.get_running_loop().run_in_executor(executor, self._close_store)
+            await asyncio.get_running_loop().run_in_executor(executor, self._worker.close_store)
         finally:
             executor.shutdown(wait=True)  # the worker is idle: this returns at once
 
-    def _close_store(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-
     async def _thread(self, function: Callable[..., R], *args: Any) -> R:
-        if self._executor is None:
+        executor = self._worker.executor
+        if executor is None:
             raise RuntimeError(f"{self!r} is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        return await asyncio.get_running_loop().run_in_executor(executor, function, *args)
 
     async def _use(self, function: Callable[..., R], *args: Any) -> R:
         await self.open()
         return await self._thread(function, *args)
 
     def _db(self) -> Store:
-        if self._store is None:
+        store = self._worker.store
+        if store is None:
             raise RuntimeError(f"{self!r} is closed")
-        return self._store
+        return store
 
     # -- group commit -------------------------------------------------------------------
 
@@ -233,7 +258,7 @@ class OrderJournal:
         being cancelled, perhaps by the loop shutting down: no task could be relied on
         to run). The worker's queue is FIFO, after the intent; `aclose` waits for it."""
         self._release(partner_order_id)
-        executor = self._executor
+        executor = self._worker.executor
         if executor is None:
             return  # closed: the intent stays without outcome, which reads as unknown
         operation = Finish(partner_order_id, attempt, state, None, None, error, time.time())

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import sqlite3
-import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -49,21 +47,6 @@ def row(path: Path, partner_order_id: str) -> tuple[Any, ...] | None:
 async def create_all(client: DigipixClient, requests: list[dict[str, Any]], **kwargs: Any) -> Any:
     async with client.orders.create_many(requests, **kwargs) as results:
         return sorted([result async for result in results], key=lambda result: result.index)
-
-
-async def test_the_file_is_wal_with_full_sync_and_one_thread_closed_after(tmp_path: Path) -> None:
-    async with OrderJournal(tmp_path / "j.db") as journal:
-        assert len(journal_threads()) == 1
-        modes = await journal._use(
-            lambda: (
-                journal._db()._db.execute("PRAGMA journal_mode").fetchone()[0],
-                journal._db()._db.execute("PRAGMA synchronous").fetchone()[0],
-            )
-        )
-    assert modes == ("wal", 2)  # 2 is FULL
-    assert journal_threads() == []
-    with pytest.raises(RuntimeError, match="closed"):
-        await journal.unknown()
 
 
 async def test_a_rerun_reports_known_orders_without_a_request(tmp_path: Path) -> None:
@@ -349,21 +332,6 @@ def test_at_loop_shutdown_the_creates_in_flight_are_journaled_as_unknown(
     assert not [r for r in caplog.records if "destroyed but it is pending" in r.getMessage()]
 
 
-@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
-async def test_the_journal_file_is_private(tmp_path: Path) -> None:
-    # It keeps each created order's answer: the recipient's personal data.
-    async with OrderJournal(tmp_path / "j.db") as journal:
-        await journal.unknown()
-        modes = file_modes(tmp_path)  # while open: the -wal and -shm files exist
-
-    assert set(modes) == {"j.db", "j.db-wal", "j.db-shm"}
-    assert set(modes.values()) == {0o600}
-
-
-def file_modes(directory: Path) -> dict[str, int]:
-    return {path.name: stat.S_IMODE(path.stat().st_mode) for path in directory.iterdir()}
-
-
 async def test_an_unreadable_2xx_is_journaled_as_created(
     tmp_path: Path, slow_server: SlowCreator, slow_client: DigipixClient
 ) -> None:
@@ -379,17 +347,3 @@ async def test_an_unreadable_2xx_is_journaled_as_created(
     assert caught.value.order_created
     assert again.id == slow_server.order_ids["p0"]  # fetched by its id, not created again
     assert slow_server.creates["p0"] == 1
-
-
-async def test_a_journal_that_cannot_be_opened_says_so_and_leaves_no_thread(
-    tmp_path: Path,
-) -> None:
-    journal = OrderJournal(tmp_path / "missing-directory" / "j.db")
-
-    with pytest.raises(FileNotFoundError, match="missing-directory"):
-        await journal.open()
-    with pytest.raises(FileNotFoundError):
-        await journal.unknown()  # the same reason, again
-    await journal.aclose()
-
-    assert journal_threads() == []

@@ -1,0 +1,76 @@
+"""The journal's file and thread: WAL with full sync, private, closed even when forgotten."""
+
+from __future__ import annotations
+
+import gc
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from digipix_async.jobs import OrderJournal
+
+
+def journal_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("digipix-journal")]
+
+
+async def test_the_file_is_wal_with_full_sync_and_one_thread_closed_after(tmp_path: Path) -> None:
+    async with OrderJournal(tmp_path / "j.db") as journal:
+        assert len(journal_threads()) == 1
+        modes = await journal._use(
+            lambda: (
+                journal._db()._db.execute("PRAGMA journal_mode").fetchone()[0],
+                journal._db()._db.execute("PRAGMA synchronous").fetchone()[0],
+            )
+        )
+    assert modes == ("wal", 2)  # 2 is FULL
+    assert journal_threads() == []
+    with pytest.raises(RuntimeError, match="closed"):
+        await journal.unknown()
+
+
+def file_modes(directory: Path) -> dict[str, int]:
+    return {path.name: stat.S_IMODE(path.stat().st_mode) for path in directory.iterdir()}
+
+
+async def test_a_journal_that_cannot_be_opened_says_so_and_leaves_no_thread(
+    tmp_path: Path,
+) -> None:
+    journal = OrderJournal(tmp_path / "missing-directory" / "j.db")
+
+    with pytest.raises(FileNotFoundError, match="missing-directory"):
+        await journal.open()
+    with pytest.raises(FileNotFoundError):
+        await journal.unknown()  # the same reason, again
+    await journal.aclose()
+
+    assert journal_threads() == []
+
+
+async def test_a_journal_dropped_unclosed_still_closes_its_file_and_thread(
+    tmp_path: Path,
+) -> None:
+    journal = OrderJournal(tmp_path / "j.db")
+    await journal.unknown()
+    worker = journal._worker
+    del journal
+    gc.collect()
+    for thread in journal_threads():
+        thread.join(timeout=10)
+
+    assert worker.store is None  # closed on its own thread (no ResourceWarning on 3.13)
+    assert journal_threads() == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+async def test_the_journal_file_is_private(tmp_path: Path) -> None:
+    # It keeps each created order's answer: the recipient's personal data.
+    async with OrderJournal(tmp_path / "j.db") as journal:
+        await journal.unknown()
+        modes = file_modes(tmp_path)  # while open: the -wal and -shm files exist
+
+    assert set(modes) == {"j.db", "j.db-wal", "j.db-shm"}
+    assert set(modes.values()) == {0o600}
