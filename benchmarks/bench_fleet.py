@@ -36,6 +36,7 @@ import contextlib
 import json
 import logging
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -108,6 +109,7 @@ async def _worker(
         "wall_s": wall,
         "client_429s": client_429s,
         "warnings": dict(warnings.messages),
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
@@ -207,6 +209,7 @@ def run_fleet(
         "errors": dict(sum((Counter(r["errors"]) for r in results), Counter())),
         "warnings": sum(warnings.values()),
         "warning_kinds": dict(warnings.most_common(5)),
+        "worker_rss_mb": max(r["max_rss_mb"] for r in results),
     }
 
 
@@ -244,6 +247,7 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "wall_s": spread(r["wall_s"] for r in group),
                 "start_up_s": spread(r["start_up_s"] for r in group),
                 "warnings": spread(r["warnings"] for r in group),
+                "worker_rss_mb": spread(r["worker_rss_mb"] for r in group),
                 "errors": dict(sum((Counter(r["errors"]) for r in group), Counter())),
             }
         )
@@ -261,8 +265,8 @@ def markdown(rows: list[dict[str, Any]], args: Any) -> str:
         f"share (floor {calls / args.rate:.1f} s); {args.repeats} repeat(s), median (min-max).",
         "",
         "| variant | token requests | quote requests | 429s (% of requests) | failed calls "
-        "| go to last answer s | SDK warnings |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| go to last answer s | start-up s | SDK warnings | largest worker RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         failed = fmt(row["failed"], 0)
@@ -271,7 +275,8 @@ def markdown(rows: list[dict[str, Any]], args: Any) -> str:
         lines.append(
             f"| {row['variant']} | {fmt(row['token_requests'], 0)} | {fmt(row['requests'], 0)} "
             f"| {fmt(row['server_429s'], 0)} ({fmt(row['share_429'], 1)}%) | {failed} "
-            f"| {fmt(row['wall_s'])} | {fmt(row['warnings'], 0)} |"
+            f"| {fmt(row['wall_s'])} | {fmt(row['start_up_s'])} | {fmt(row['warnings'], 0)} "
+            f"| {fmt(row['worker_rss_mb'])} |"
         )
     return "\n".join(lines)
 
