@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import sys
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import trustme
+from aiohttp import web
 
 import digipix_async
 from digipix_async.sandbox import SandboxServer
@@ -38,8 +41,17 @@ async def sandbox() -> AsyncIterator[SandboxServer]:
         yield sandbox
 
 
-async def run_child(sandbox: SandboxServer, script: str) -> tuple[str, str]:
-    """Run ``script`` after PRELUDE in a child with ``-W error``; return stdout and stderr."""
+async def run_child(
+    sandbox: SandboxServer | str, script: str, *credentials: str
+) -> tuple[str, str]:
+    """Run ``script`` after PRELUDE in a child with ``-W error``; return stdout and stderr.
+
+    ``sandbox`` is a sandbox, or a base URL followed by the credentials and more arguments.
+    """
+    if isinstance(sandbox, SandboxServer):
+        arguments = [sandbox.base_url, sandbox.client_id, sandbox.client_secret]
+    else:
+        arguments = [sandbox, *credentials]
     source = str(Path(digipix_async.__file__).parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
     env.pop("DIGIPIX_LOG", None)
@@ -49,9 +61,7 @@ async def run_child(sandbox: SandboxServer, script: str) -> tuple[str, str]:
         "error",
         "-c",
         PRELUDE + textwrap.dedent(script),
-        sandbox.base_url,
-        sandbox.client_id,
-        sandbox.client_secret,
+        *arguments,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
@@ -250,3 +260,49 @@ async def test_the_transport_refuses_a_second_live_loop_before_sending(
     assert refusal.startswith("RuntimeError:")
     assert says in refusal
     assert sandbox.request_count("GET", "/v1/products") == 1  # the second loop sent nothing
+
+
+async def test_tls_pools_of_loops_closed_by_hand_are_dropped_without_warnings(
+    tmp_path: Path,
+) -> None:
+    # The dead pool's sockets sit under TLS transports: they too are closed quietly.
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "tok", "expires_in": 3600})
+
+    async def products(request: web.Request) -> web.Response:
+        return web.json_response([{"id": "photobook", "price": 10.9}])
+
+    app = web.Application()
+    app.router.add_post("/v1/oauth/token", token)
+    app.router.add_get("/v1/products", products)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_tls).start()
+    script = """
+        import ssl
+        context = ssl.create_default_context(cafile=sys.argv[4])
+        client = DigipixClient(client_id, client_secret, base_url=base_url, ssl=context)
+        for _ in range(2):
+            loop = asyncio.new_event_loop()
+            print(loop.run_until_complete(call()))
+            loop.close()
+        gc.collect()
+    """
+    try:
+        out, err = await run_child(
+            f"https://127.0.0.1:{runner.addresses[0][1]}",
+            script,
+            "id",
+            "secret",
+            str(tmp_path / "ca.pem"),
+        )
+    finally:
+        await runner.cleanup()
+
+    assert err == ""
+    assert out.split() == ["1", "1"]
