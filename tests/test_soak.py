@@ -613,6 +613,31 @@ async def revoke_tokens(sandbox: SandboxServer, rng: random.Random, count: list[
         count[0] += 1
 
 
+async def bursts(sandbox: SandboxServer, rng: random.Random, count: list[int]) -> None:
+    """Now and then the server has a bad moment: a run of 429s, 503s or dropped creates.
+
+    A run of 429s outlasts the client's own retries, so ``create_many`` puts inputs
+    back (and halves its window); an early exit then hands them over as refused.
+    """
+    orders = "/v1/orders"
+    while True:
+        await asyncio.sleep(rng.uniform(1.0, 3.0))
+        times = rng.randint(8, 30)
+        kind = rng.choice(("429", "429", "503", "drop", "drop_after", "token 503"))
+        if kind == "429":
+            retry_after = rng.choice((0, 0.05))  # it pauses the whole client
+            sandbox.faults.add(
+                "rate_limit", path=orders, method="POST", retry_after=retry_after, times=times
+            )
+        elif kind == "503":
+            sandbox.faults.add("status", path=orders, method="POST", status=503, times=times)
+        elif kind == "token 503":
+            sandbox.faults.add("status", path="/v1/oauth/token", status=503, times=times // 10)
+        else:
+            sandbox.faults.add(kind, path=orders, method="POST", times=times)  # type: ignore[arg-type]
+        count[0] += 1
+
+
 def arm_faults(sandbox: SandboxServer) -> None:
     faults = sandbox.faults
     orders, quote, token = "/v1/orders", "/v1/quote", "/v1/oauth/token"
@@ -656,7 +681,7 @@ async def test_soak(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     jobs, singles, quote_jobs = plan(SEED, ORDERS)
     rng = random.Random(SEED + 1)
     ledger = Ledger()
-    revocations = [0]
+    revocations, burst_count = [0], [0]
     leaks: list[str] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -672,6 +697,7 @@ async def test_soak(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
                 )
                 soak = Soak(client, sandbox, ledger, tmp_path)
                 revoker = asyncio.create_task(revoke_tokens(sandbox, rng, revocations))
+                weather = asyncio.create_task(bursts(sandbox, random.Random(SEED + 2), burst_count))
                 queue = collections.deque(jobs)
                 async with OrderJournal(tmp_path / "singles.journal") as singles_journal:
                     work = [order_worker(soak, queue) for _ in range(WORKERS)]
@@ -688,7 +714,8 @@ async def test_soak(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
                     await wait_for_background_creates()
                 ledger.journal_file(tmp_path / "singles.journal", singles)
                 revoker.cancel()
-                await asyncio.gather(revoker, return_exceptions=True)
+                weather.cancel()
+                await asyncio.gather(revoker, weather, return_exceptions=True)
 
                 for run, spec in soak_results:
                     for result in run.handed_over:
@@ -731,10 +758,10 @@ async def test_soak(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
                 creates = {pid: sandbox.creates_for(pid) for pid in all_pids}
                 orders_at_server = len(sandbox.state.order_ids())
                 requests = sandbox.request_counts()
-                fault_hits = {
-                    f"{f.kind}{f.status or ''}{f.seconds or ''} {f.path}": f.hits
-                    for f in sandbox.faults.active
-                }
+                fault_hits: collections.Counter[str] = collections.Counter()
+                for fault in sandbox.faults.active:  # the standing faults (bursts wear out)
+                    name = f"{fault.kind}{fault.status or ''}{fault.seconds or ''}"
+                    fault_hits[f"{name} {fault.path}"] += fault.hits
             soak_results.clear()
             del soak, client
             for _ in range(3):
@@ -794,9 +821,10 @@ async def test_soak(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
             f"soak detail: seed={SEED} orders={ORDERS} jobs={len(jobs)} "
             f"elapsed={time.monotonic() - started:.1f}s consumed={ledger.consumed} "
             f"told_but_not_created={unknown_only} revocations={revocations[0]} "
+            f"bursts={burst_count[0]} "
             f"planned={dict(collections.Counter(f'{j.kind}/{j.shape}' for j in jobs))} "
             f"exits={dict(ledger.exits)} errors={dict(ledger.errors)} "
-            f"faults={fault_hits} requests={requests}"
+            f"faults={dict(fault_hits)} requests={requests}"
         )
     problems = {
         "lost": [f"{pid} ({ledger.job_of.get(pid)}): {ledger.said[pid]}" for pid in lost],
