@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from types import MappingProxyType
@@ -451,3 +452,82 @@ def test_arbitrary_data_never_escapes_as_another_exception(data: Any) -> None:
 def test_order_shaped_data_never_escapes_as_another_exception(data: dict[str, Any]) -> None:
     with contextlib.suppress(StructureError):
         structure(data, Order)
+
+
+# --- bounded numbers (issue 11.2): refused before any conversion, never frozen
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        (INT_LIMIT, True),
+        (-INT_LIMIT, True),
+        (INT_LIMIT + 1, False),
+        (Decimal("1e17"), True),
+        (Decimal("1e18"), False),
+        (Decimal("1e999999"), False),
+        (Decimal("-1e9999999"), False),
+        (Decimal("1e-999999"), False),  # not a whole number
+        (Decimal("7.0"), True),
+    ],
+)
+def test_an_integer_field_takes_at_most_18_digits(value: Any, accepted: bool) -> None:
+    data = {"id": "p", "internalCode": value}
+    if accepted:
+        assert structure(data, Product).internal_code == int(value)
+    else:
+        with pytest.raises(StructureError, match=r"@ \$\.internal_code"):
+            structure(data, Product)
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        (Decimal("1e308"), True),
+        (Decimal("1.7e308"), True),
+        (Decimal("1.8e308"), False),  # past the largest float
+        (Decimal("1e309"), False),
+        (Decimal("1e999999"), False),
+        (10**400, False),
+        (float("inf"), False),
+        (float("nan"), False),
+        (Decimal("0.5"), True),
+    ],
+)
+def test_a_float_field_takes_only_what_a_float_holds(value: Any, accepted: bool) -> None:
+    data = {"id": "p", "weight": value}
+    if accepted:
+        weight = structure(data, Product).weight
+        assert weight is not None
+        assert math.isfinite(weight)
+    else:
+        with pytest.raises(StructureError, match=r"@ \$\.weight"):
+            structure(data, Product)
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        (Decimal("1e30"), True),
+        (Decimal("1e-30"), True),
+        (Decimal("1e31"), False),
+        (Decimal("1e-31"), False),
+        (Decimal("1e999999"), False),
+        (10**17, True),
+        (10**18, False),
+        (Decimal("43.49"), True),
+    ],
+)
+def test_money_has_a_bounded_magnitude(value: Any, accepted: bool) -> None:
+    data = {"id": "p", "price": value}
+    if accepted:
+        assert structure(data, Product).price == value
+    else:
+        with pytest.raises(StructureError, match=r"@ \$\.price"):
+            structure(data, Product)
+
+
+def test_a_refused_huge_number_is_not_printed_whole() -> None:
+    with pytest.raises(StructureError) as caught:
+        structure({"id": "p", "internalCode": 10**4000}, Product)
+    assert len(str(caught.value)) < 200
