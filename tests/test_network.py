@@ -327,3 +327,22 @@ async def test_a_proxy_refusing_the_tunnel_is_a_connection_error_before_sending(
             await get_order(base, ssl=ca_context)
 
     assert api.seen == []
+
+
+async def test_the_proxy_is_decided_once_per_host_not_per_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from digipix_async import _transport
+
+    decided: list[str] = []
+
+    def counting(url: str) -> str | None:
+        decided.append(url)
+        return None
+
+    monkeypatch.setattr(_transport, "proxy_for", counting)
+    async with serve(Api()) as base, DigipixClient("abc123", "secret", base_url=base) as client:
+        for _ in range(5):
+            await client.orders.get("o-1")
+
+    assert decided == [base]
