@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from samples import ORDER_APPROVED, ORDER_QUOTE, QUOTE_OPTIONS
 
 from digipix_async import _converter, _lenient
@@ -352,3 +354,35 @@ async def test_hostile_numbers_never_freeze_the_loop() -> None:
 def test_reading_is_registered_for_every_model() -> None:
     for cls in _converter.MODELS:
         assert callable(_converter.reader_of(cls))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.decimals(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=12,
+)
+order_keys = st.sampled_from(
+    ["id", "status", "recipient", "items", "shipments", "shipment", "total", "createdAt", "x"]
+)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(order_keys, json_values) | json_values)
+def test_any_data_gives_a_model_or_a_structure_error(data: Any) -> None:
+    for cls in (Order, Product, list[ShippingOption]):
+        try:
+            value = structure_leniently(data, cls)
+        except StructureError:
+            continue
+        repr(value)
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(order_keys, json_values))
+def test_lenient_agrees_with_strict_whenever_strict_accepts(data: dict[str, Any]) -> None:
+    data = {"id": "o", "status": "NEW", **data}
+    try:
+        strict = structure(data, Order)
+    except StructureError:
+        return
+    assert structure_leniently(data, Order) == strict
