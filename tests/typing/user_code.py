@@ -11,6 +11,7 @@ must infer where a looser type would still let the surrounding code pass.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, assert_type
@@ -87,6 +88,15 @@ def clients(session: aiohttp.ClientSession) -> list[DigipixClient]:
         DigipixClient("id", "secret", timeout=Timeout(connect=2.0, read=10.0, total=30.0)),
         DigipixClient("id", "secret", session=session),
         DigipixClient("id", "secret", retry_policy=RetryPolicy(max_retries=1)),
+        # Networks as users have them: proxies from the environment, a private CA.
+        DigipixClient(
+            "id",
+            "secret",
+            trust_env=False,
+            ssl=ssl.create_default_context(cafile="/etc/ssl/private-ca.pem"),
+        ),
+        DigipixClient("id", "secret", ssl=False, app_info=("myshop", "2.1")),
+        DigipixClient("id", "secret", strict_responses=True, max_response_size=1024 * 1024),
         DigipixClient.from_env(),
         DigipixClient.from_env(environment="sandbox", timeout=5.0),
     ]
