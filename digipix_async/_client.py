@@ -283,9 +283,10 @@ class DigipixClient(Pipeline):
         """Check that ``request`` may go; return the coroutine that sends it and
         reads its JSON answer as ``result_type``."""
         self._check_scope(request)
+        read = _converter.response_reader(result_type, self._strict)
         if _tracing.enabled():
-            return self._traced(request, _converter.response_reader(result_type), False)
-        return self._send(request, _converter.response_reader(result_type))
+            return self._traced(request, read, False)
+        return self._send(request, read)
 
     def _check_scope(self, request: Request) -> None:
         self._check_open()
@@ -308,9 +309,10 @@ class DigipixClient(Pipeline):
     ) -> Coroutine[Any, Any, APIResponse[T]]:
         """`_call` for ``with_raw_response``: the same call, the answer as it came."""
         self._check_scope(request)
+        read = _converter.response_reader(result_type, self._strict)
         if _tracing.enabled():
-            return self._traced(request, _converter.response_reader(result_type), True)
-        return self._send(request, _converter.response_reader(result_type), raw=True)
+            return self._traced(request, read, True)
+        return self._send(request, read, raw=True)
 
     @functools.cached_property
     def with_raw_response(self) -> RawResponses:
