@@ -357,13 +357,16 @@ class _Core(Generic[T]):
 
     def _close_source(self) -> None:
         iterator, self._exhausted = self._iterator, True
+        # Generators (sync or async) have a close; other iterators have nothing to close.
+        aclose = getattr(iterator, "aclose", None) if isinstance(iterator, AsyncIterator) else None
+        close = getattr(iterator, "close", None) if isinstance(iterator, Iterator) else None
         with contextlib.suppress(Exception):  # a source busy or already closed: nothing to do
-            if isinstance(iterator, AsyncIterator) and hasattr(iterator, "aclose"):
-                task = asyncio.get_running_loop().create_task(iterator.aclose())
+            if aclose is not None:
+                task = asyncio.get_running_loop().create_task(aclose())
                 _IN_FLIGHT.add(task)
                 task.add_done_callback(_IN_FLIGHT.discard)
-            elif isinstance(iterator, Iterator) and hasattr(iterator, "close"):
-                iterator.close()
+            elif close is not None:
+                close()
 
 
 async def _one(call: Callable[..., Awaitable[T]], index: int, kwargs: Any) -> BulkResult[T]:

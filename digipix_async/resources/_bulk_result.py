@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 __all__ = ["BulkResult"]
 
@@ -27,7 +27,7 @@ class BulkResult(Generic[T]):
         if error is not None and value is not None:
             raise ValueError("a BulkResult holds a value or an error, not both")
         self.index = index
-        self._value: T = value
+        self._value: T = cast("T", value)
         self._error = error
 
     @property
