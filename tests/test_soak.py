@@ -238,6 +238,7 @@ class Ledger:
     journal_not_created: set[str] = field(default_factory=set)
     handed_over: set[str] = field(default_factory=set)
     consumed: int = 0
+    per_run: collections.Counter[int] = field(default_factory=collections.Counter)
     unhandled: list[str] = field(default_factory=list)
     anomalies: list[str] = field(default_factory=list)
     exits: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -345,8 +346,7 @@ async def consume_with(
         consumed = 0
         async for result in results:
             consumed += 1
-            soak.ledger.consumed += 1
-            soak.ledger.result(result, spec.pids, how(spec))
+            take(soak, spec, result)
             if consumed >= spec.stop_at:
                 if spec.kind == "break":
                     break
@@ -366,8 +366,7 @@ async def consume_plain(
         make_source(spec), concurrency=spec.concurrency, journal=journal
     ):
         consumed += 1
-        soak.ledger.consumed += 1
-        soak.ledger.result(result, spec.pids, how(spec))
+        take(soak, spec, result)
         if spec.kind == "break" and consumed >= spec.stop_at:
             break
 
@@ -383,16 +382,18 @@ async def consume_aclose(
         consumed = 0
         async for result in results:
             consumed += 1
-            soak.ledger.consumed += 1
-            soak.ledger.result(result, spec.pids, how(spec))
+            take(soak, spec, result)
             if spec.kind == "break" and consumed >= spec.stop_at:
                 break
     finally:
         await results.aclose()
 
 
-def how(spec: JobSpec) -> str:
-    return "rerun consumed" if spec.number < 0 else "consumed"
+def take(soak: Soak, spec: JobSpec, result: BulkResult[Order]) -> None:
+    """Record a result the consumer read (a rerun's number is negative)."""
+    soak.ledger.consumed += 1
+    soak.ledger.per_run[spec.number] += 1
+    soak.ledger.result(result, spec.pids, "rerun consumed" if spec.number < 0 else "consumed")
 
 
 def make_source(spec: JobSpec) -> Any:
@@ -412,6 +413,7 @@ async def attempt(soak: Soak, spec: JobSpec, journal: OrderJournal | None) -> No
     """Run one job until its exit; anything escaping but the asked-for exit is unhandled."""
     ledger = soak.ledger
     shape = CONSUMERS[spec.shape]
+    ledger.per_run[spec.number] = 0
 
     async def consume(client: DigipixClient = soak.client) -> None:
         await shape(soak, client, spec, journal)
@@ -439,6 +441,13 @@ async def attempt(soak: Soak, spec: JobSpec, journal: OrderJournal | None) -> No
             return
         else:
             await consume()
+        if spec.kind in ("complete", "client closed") and ledger.per_run[spec.number] != len(
+            spec.pids
+        ):
+            # Ran to its end: one result per input, each read by the consumer.
+            ledger.anomalies.append(
+                f"{spec.describe()}: the loop ended after {ledger.per_run[spec.number]} results"
+            )
     except asyncio.CancelledError:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
@@ -873,3 +882,34 @@ async def test_a_create_whose_token_request_failed_was_not_sent(tmp_path: Path, 
                 created = await client.orders.create(**order("p-token-1"), journal=journal)
         assert created.partner_order_id == "p-token-1"
         assert sandbox.creates_for("p-token-1") == 1
+
+
+async def test_a_per_result_wait_for_does_not_end_the_run(caplog: pytest.LogCaptureFixture) -> None:
+    """``asyncio.wait_for(anext(results), ...)`` inside ``async with`` gets every result.
+
+    Found while building the soak: on Python 3.11 (our floor) ``wait_for`` runs the
+    coroutine in a task of its own; the runner takes the first task that iterates
+    for the consumer and stops the run when that task ends. So after ONE result the
+    next ``anext`` raises StopAsyncIteration: the loop ends as if the job were done
+    (20 inputs: 1 consumed, 3 handed over with WARNINGs, 16 never sent, no error).
+    On 3.12+ ``wait_for`` awaits a coroutine in the calling task and this passes;
+    ``asyncio.create_task(anext(results))`` / ``asyncio.wait`` with a helper task
+    stop the run the same way on every version.
+    """
+    caplog.set_level(logging.WARNING, logger="digipix_async")
+    pids = [f"w{number}-1" for number in range(20)]
+    async with SandboxServer() as sandbox:
+        async with DigipixClient(
+            sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url
+        ) as client:
+            consumed = []
+            async with client.orders.create_many(map(order, pids), concurrency=4) as results:
+                while True:
+                    try:
+                        result = await asyncio.wait_for(anext(results), 5)  # a per-result deadline
+                    except StopAsyncIteration:
+                        break
+                    consumed.append(result.value.partner_order_id)
+        assert sorted(consumed) == sorted(pids), f"{len(consumed)} of {len(pids)} results"
+        assert results.handed_over == ()
+        assert [sandbox.creates_for(pid) for pid in pids] == [1] * len(pids)
