@@ -8,8 +8,11 @@ revocations from a background task, cancellation of the consuming task, and ever
 early exit of ``create_many`` (a break after k results, the input raising at k,
 ``asyncio.timeout`` around the loop, cancelling the task, leaving ``async with``
 by an exception or a return, an explicit ``aclose()``), with and without an
-`OrderJournal`. Each journaled job that stopped early is run again with the same
-journal file (as a new process would), to completion.
+`OrderJournal` (a file of its own, or one journal shared by many jobs at once). Each
+journaled job is run again with the same journal, to completion: a file of its own
+is reopened (as a new process would), then its unknowns found at the server are
+settled by hand and it runs once more; a shared journal is rerun while it stays
+open, perhaps while creates of the first run still finish in the background.
 
 Counted at the server (``sandbox.creates_for``), at the end:
 
@@ -121,7 +124,7 @@ class JobSpec:
     pids: tuple[str, ...]
     kind: str
     shape: str
-    journal: bool
+    journal: str  # "none", "own" (a file per job) or "shared" (one journal for many jobs)
     async_source: bool
     stop_at: int  # results consumed (break/return/raise) or input index (input raises)
     seconds: float  # for timeout and cancel
@@ -129,7 +132,7 @@ class JobSpec:
     cancel_twice: bool  # cancel the consumer again while it drains
 
     def describe(self) -> str:
-        journal = "journal" if self.journal else "no journal"
+        journal = f"journal {self.journal}"
         source = "async source" if self.async_source else "sync source"
         return (
             f"job {self.number}: {self.kind!r} at {self.stop_at} / {self.seconds:.2f}s, "
@@ -155,7 +158,7 @@ def plan(seed: int, orders: int) -> tuple[list[JobSpec], list[str], list[dict[st
                 pids=tuple(f"j{len(jobs):04d}-{next(numbers):06d}" for _ in range(size)),
                 kind=kind,
                 shape=rng.choice(SHAPES[kind]),
-                journal=rng.random() < 0.4,
+                journal=rng.choice(("none", "none", "none", "own", "shared")),
                 async_source=rng.random() < 0.5,
                 stop_at=rng.randint(0, size),
                 seconds=rng.uniform(0.02, 0.6),
@@ -319,6 +322,7 @@ class Soak:
     tmp: Path
     #: Runs held by `async with` / aclose jobs: ``handed_over`` is read at the end.
     runs: list[tuple[_bulk.BulkRun[Order], JobSpec]] = field(default_factory=list)
+    shared_journal: OrderJournal | None = None
     order_ids: dict[str, str] = field(default_factory=dict)  # pid -> id, at the server
     indexed: set[str] = field(default_factory=set)
 
@@ -492,16 +496,21 @@ async def order_job(soak: Soak, spec: JobSpec) -> None:
     for pid in spec.pids:
         soak.ledger.job_of[pid] = spec.describe()
         soak.ledger.spec_of[pid] = spec
-    if not spec.journal:
+    if spec.journal == "none":
         await attempt(soak, spec, None)
         return
+    rerun = dataclasses.replace(spec, number=-1 - spec.number, kind="complete", shape="with")
+    if spec.journal == "shared":
+        assert soak.shared_journal is not None
+        await attempt(soak, spec, soak.shared_journal)
+        await attempt(soak, rerun, soak.shared_journal)
+        return  # its file is read at the end
     path = soak.tmp / f"job{spec.number}.journal"
     async with OrderJournal(path) as journal:
         await attempt(soak, spec, journal)
     soak.ledger.journal_file(path, spec.pids)
     # Run it again with the same journal, as a new process would: what it knows as
     # created or unknown must not be sent again; the rest is.
-    rerun = dataclasses.replace(spec, number=-1 - spec.number, kind="complete", shape="with")
     settled = 0
     async with OrderJournal(path) as journal:
         await attempt(soak, rerun, journal)
@@ -709,10 +718,11 @@ async def test_soak(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
                 revoker = asyncio.create_task(revoke_tokens(sandbox, rng, revocations))
                 weather = asyncio.create_task(bursts(sandbox, random.Random(SEED + 2), burst_count))
                 queue = collections.deque(jobs)
-                async with OrderJournal(tmp_path / "singles.journal") as singles_journal:
+                async with OrderJournal(tmp_path / "shared.journal") as shared_journal:
+                    soak.shared_journal = shared_journal
                     work = [order_worker(soak, queue) for _ in range(WORKERS)]
                     slices = [singles[n::4] for n in range(4)]
-                    work += [single_creates(soak, s, singles_journal, rng) for s in slices]
+                    work += [single_creates(soak, s, shared_journal, rng) for s in slices]
                     work.append(quote_worker(soak, quote_jobs))
                     try:
                         async with asyncio.timeout(BUDGET):
@@ -722,7 +732,9 @@ async def test_soak(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
                             f"the soak outran its {BUDGET:.0f}s budget; {len(queue)} jobs left"
                         )
                     await wait_for_background_creates()
-                ledger.journal_file(tmp_path / "singles.journal", singles)
+                soak.shared_journal = None
+                shared = [p for j in jobs if j.journal == "shared" for p in j.pids]
+                ledger.journal_file(tmp_path / "shared.journal", singles + shared)
                 revoker.cancel()
                 weather.cancel()
                 await asyncio.gather(revoker, weather, return_exceptions=True)
