@@ -33,8 +33,9 @@ Counted at the server (``sandbox.creates_for``), at the end:
 The job plan comes from ``DIGIPIX_SOAK_SEED`` and so do the faults' draws, but
 several jobs share one event loop, so which request draws which fault also
 depends on timing: a failing seed usually fails again, not always the same way.
-``DIGIPIX_SOAK_ORDERS`` (default 2,500, about 25 s) sets the size:
-``DIGIPIX_SOAK_ORDERS=5000 pytest tests/test_soak.py -s``.
+``DIGIPIX_SOAK_ORDERS`` (default 3,000, about 20 s of soak) sets the size:
+``DIGIPIX_SOAK_ORDERS=5000 pytest tests/test_soak.py::test_soak -s``, or
+``python -m benchmarks.soak --orders 20000 --seeds 1,2,3`` for several seeds.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ from digipix_async.models import ShipmentMethod
 from digipix_async.resources import _bulk
 from digipix_async.sandbox import SandboxServer
 
-ORDERS = int(os.environ.get("DIGIPIX_SOAK_ORDERS", "2500"))
+ORDERS = int(os.environ.get("DIGIPIX_SOAK_ORDERS", "3000"))
 SEED = int(os.environ.get("DIGIPIX_SOAK_SEED", "20261130"))
 #: Order jobs running at once (each with its own create_many and concurrency).
 WORKERS = 6
@@ -82,7 +83,7 @@ SINGLE_SHARE = 0.1
 #: Quote jobs (cancel-fast early exits) run beside the order jobs.
 QUOTE_JOBS = max(4, ORDERS // 100)
 #: The whole soak may take at most this long (then it fails, saying where it was).
-BUDGET = 60.0 + ORDERS * 0.1
+BUDGET = 30.0 + ORDERS * 0.03
 
 EXITS = (
     "complete",
