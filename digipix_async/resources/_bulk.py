@@ -11,9 +11,13 @@ cancellation) treats the calls in flight is the caller's ``on_exit``:
   without ``async with`` they finish in the background. Either way every outcome
   nobody consumed goes to ``hand_over`` (which logs it) and into ``handed_over``.
 
-The consumer is known to be done when it leaves ``async with``, calls ``aclose()``,
-drops the iterator (``async for ... break`` frees it at once), or when the task that
-iterated it ends. Only then is nothing more read from the input or started.
+The consumer is known to be done when it leaves ``async with``, calls ``aclose()``
+or drops the iterator (``async for ... break`` frees it at once); only then is
+nothing more read from the input or started. Not when some task ends: iterating
+through helper tasks (``asyncio.wait_for(anext(results), ...)`` on Python 3.11,
+``create_task(anext(results))``) is legitimate, and ending the run with the first
+such task would end it after one result. A create cancelled from outside (the
+loop shutting down) is handed over at once, as unknown: nobody will read it.
 """
 
 from __future__ import annotations
@@ -178,14 +182,12 @@ class _Core(Generic[T]):
         self._put_back: list[_Input] = []
         self._wake: asyncio.Event | None = None
         self._drained: asyncio.Future[None] | None = None
-        self._consumer: asyncio.Task[Any] | None = None
 
     # -- the consumer's side -----------------------------------------------------------
 
     async def next(self) -> BulkResult[T]:
         if self._stopped:
             raise StopAsyncIteration
-        self._watch_consumer()
         wake = self._wake = self._wake or asyncio.Event()
         while not self._ready:
             wake.clear()
@@ -194,27 +196,9 @@ class _Core(Generic[T]):
                 break
             if not self._running and not self._put_back and self._exhausted:
                 self._stopped = True
-                self._forget_consumer()
                 raise StopAsyncIteration
             await self._sleep(wake)
         return self._ready.pop(0)[0]
-
-    def _watch_consumer(self) -> None:
-        if self._consumer is None:
-            task = asyncio.current_task()
-            if task is not None:
-                self._consumer = task
-                # A task that ends (returns, raises, is cancelled) iterates no more.
-                task.add_done_callback(self._consumer_done)
-
-    def _consumer_done(self, task: asyncio.Task[Any]) -> None:
-        self.stop()
-
-    def _forget_consumer(self) -> None:
-        # A long-lived task running many jobs must not keep every finished one alive.
-        if self._consumer is not None:
-            self._consumer.remove_done_callback(self._consumer_done)
-            self._consumer = None
 
     async def _fill(self) -> None:
         """Start calls while the window has room: inputs put back first, then new ones."""
@@ -285,7 +269,9 @@ class _Core(Generic[T]):
                 wait = min(getattr(error, "retry_after", None) or 0.0, _MAX_PUT_BACK_WAIT)
                 not_before = asyncio.get_running_loop().time() + wait
                 self._put_back.append(item._replace(tries=item.tries + 1, not_before=not_before))
-            elif self._stopped:
+            elif self._stopped or (self._drain and task.cancelled()):
+                # Nobody reads it, or nobody will: a create cancelled from outside is
+                # the event loop shutting down (asyncio.run cancels what is left).
                 self._give(result, item.kwargs)
             else:
                 self._ready.append((result, item.kwargs))
@@ -319,7 +305,6 @@ class _Core(Generic[T]):
         if self._stopped:
             return
         self._stopped = True
-        self._forget_consumer()
         self._close_source()
         waiting, self._ready = self._ready, []
         for result, kwargs in waiting:

@@ -206,3 +206,27 @@ def test_at_loop_shutdown_a_leftover_create_is_handed_over_as_unknown(
     assert sorted(getattr(r, "partner_order_id", "") for r in unknown) == ["p0", "p1", "p2"]
     assert server.created == 3
     assert not [r for r in caplog.records if "destroyed but it is pending" in r.getMessage()]
+
+
+@pytest.mark.parametrize("helper", ["wait_for", "create_task"])
+async def test_iterating_through_helper_tasks_gets_every_result(
+    slow_server: SlowCreator, slow_client: DigipixClient, helper: str
+) -> None:
+    # On Python 3.11 wait_for runs anext in a task of its own: the end of that task
+    # is no sign that the consumer stopped.
+    slow_server.delay = 0.01
+    consumed: list[str] = []
+    requests = [order(number) for number in range(20)]
+    async with slow_client.orders.create_many(requests, concurrency=4) as results:
+        while True:
+            try:
+                if helper == "wait_for":
+                    result = await asyncio.wait_for(anext(results), 5)
+                else:
+                    result = await asyncio.create_task(anext(results))  # type: ignore[arg-type]
+            except StopAsyncIteration:
+                break
+            consumed.append(result.value.partner_order_id or "")
+
+    assert sorted(consumed) == sorted(f"p{number}" for number in range(20))
+    assert results.handed_over == ()
