@@ -4,7 +4,8 @@ What each failure means for the order (the journal's ``state``):
 
 - created: a 2xx answer (its body is kept, so a rerun reports the same Order);
 - not_created: a definite refusal: a 4xx (429 included), or a failure before the
-  request could leave (connect failure, the client closed, a scope it lacks);
+  request could leave (connect failure, its token request failed, the client
+  closed, a scope it lacks): any SDK error but the two below;
 - unknown: `OrderOutcomeUnknownError`, a 2xx whose order id cannot be read, anything
   unexpected, or an interruption (cancellation) while the request was out.
 """
@@ -19,11 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from digipix_async import _endpoints, _json
 from digipix_async._errors import (
-    APIConnectionError,
     APIResponseValidationError,
-    APIStatusError,
     DigipixError,
-    InternalServerError,
     OrderOutcomeUnknownError,
     ValidationError,
 )
@@ -145,16 +143,23 @@ def _still_unknown(decision: Decision) -> OrderOutcomeUnknownError:
 
 
 def _failure_state(error: Exception) -> tuple[State, str | None]:
-    """Tell what a create that raised ``error`` left at the server."""
-    if isinstance(error, APIResponseValidationError) and error.order_created:
+    """Tell what a create that raised ``error`` left at the server.
+
+    The client's contract (API.md, Retries): every failure after which the order may
+    exist is `OrderOutcomeUnknownError`, and a 2xx it cannot read is an
+    `APIResponseValidationError` saying the order was created. Any other SDK error
+    means the create was refused (a 4xx, 429 included) or never left (connect
+    failure, its token request failed, the client closed): not created.
+    """
+    if isinstance(error, APIResponseValidationError):
         # A 2xx: created, even if its answer could not be read. With its order id a
         # rerun fetches the order by it; without, it needs a look (never a resend).
         return ("created", error.order_id) if error.order_id else ("unknown", None)
-    if isinstance(error, APIStatusError) and not isinstance(error, InternalServerError):
-        return "not_created", None  # a 4xx, 429 included: the server refused it
-    if isinstance(error, APIConnectionError) and not error.request_sent:
+    if isinstance(error, OrderOutcomeUnknownError):
+        return "unknown", None
+    if isinstance(error, DigipixError):
         return "not_created", None
-    return "unknown", None  # OrderOutcomeUnknownError, or a failure we cannot read
+    return "unknown", None  # not ours to read (a bug somewhere): assume the worst
 
 
 def _text(error: BaseException) -> str:

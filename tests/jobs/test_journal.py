@@ -17,6 +17,7 @@ from samples import ITEMS, RECIPIENT
 from digipix_async import (
     APIResponseValidationError,
     DigipixClient,
+    DigipixError,
     Order,
     OrderOutcomeUnknownError,
     RateLimitError,
@@ -347,3 +348,24 @@ async def test_an_unreadable_2xx_is_journaled_as_created(
     assert caught.value.order_created
     assert again.id == slow_server.order_ids["p0"]  # fetched by its id, not created again
     assert slow_server.creates["p0"] == 1
+
+
+@pytest.mark.usefixtures("digipix_no_retry_waits")
+@pytest.mark.parametrize("fault", ["drop", "status"])
+async def test_a_create_whose_token_request_failed_is_not_created(
+    tmp_path: Path, fault: Any
+) -> None:
+    # The create never left: a rerun sends it, nobody has to look at it by hand.
+    async with SandboxServer() as sandbox, OrderJournal(tmp_path / "j.db") as journal:
+        broken = sandbox.faults.add(fault, path="/v1/oauth/token")
+        client = DigipixClient(sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url)
+        async with client:
+            with pytest.raises(DigipixError) as caught:
+                await client.orders.create(**order(0), journal=journal)
+            assert await journal.unknown() == []
+            sandbox.faults.remove(broken)
+            created = await client.orders.create(**order(0), journal=journal)
+
+    assert not isinstance(caught.value, OrderOutcomeUnknownError)
+    assert created.partner_order_id == "p0"
+    assert sandbox.creates_for("p0") == 1
