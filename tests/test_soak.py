@@ -926,3 +926,187 @@ async def test_a_per_result_wait_for_does_not_end_the_run(caplog: pytest.LogCapt
         assert sorted(consumed) == sorted(pids), f"{len(consumed)} of {len(pids)} results"
         assert results.handed_over == ()
         assert [sandbox.creates_for(pid) for pid in pids] == [1] * len(pids)
+
+
+# -- asyncio.run's shutdown ------------------------------------------------------------------
+
+#: Event loops ended (as asyncio.run ends them) with creates in flight.
+SHUTDOWNS = int(os.environ.get("DIGIPIX_SOAK_SHUTDOWNS", "10"))
+
+
+def test_soak_at_loop_shutdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A script's main returns with creates in flight: asyncio.run cancels them.
+
+    Each round is one event loop, as ``asyncio.run(main())`` runs it: main starts a
+    few ``create_many`` jobs against a sandbox answering slowly (and dropping some
+    answers after creating the order), consumes a few results in tasks that are still
+    reading, and returns. Then, as asyncio.run does, every task left is cancelled: the
+    consumers, the creates in flight, the sandbox's handlers. Every order the sandbox
+    created by then must have been told (a result, a hand-over, or the WARNING of an
+    interrupted create naming its partner order id), none twice, and nothing may
+    complain ("Task was destroyed but it is pending", unretrieved exceptions,
+    unclosed transports). Every other round main is itself cancelled (Ctrl-C: the
+    runner cancels the main task) while it loops over a journaled ``create_many``
+    inside ``async with OrderJournal``; the journal file must then hold every order
+    the sandbox created as created, unknown or pending.
+    """
+    rng = random.Random(SEED + 3)
+    handed, errors = Records(logging.WARNING, only_handed=True), Records(logging.ERROR)
+    sdk_log, root_log = logging.getLogger("digipix_async"), logging.getLogger()
+    sdk_log.addHandler(handed)
+    root_log.addHandler(errors)
+    threads_before = set(threading.enumerate())
+    seen_by_loop: list[str] = []
+    total = Round()
+    leaks: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for round_number in range(SHUTDOWNS):
+                path = tmp_path / f"round{round_number}.journal"
+                one = one_shutdown(round_number, rng, seen_by_loop, path)
+                total.created |= one.created
+                total.told |= one.told
+                total.duplicated += one.duplicated
+                total.not_journaled += one.not_journaled
+            gc.collect()
+        for record in handed.records:
+            text = record.getMessage()
+            if record.order_id is not None or "OrderOutcomeUnknownError" in text:  # type: ignore[attr-defined]
+                total.told.add(record.partner_order_id)  # type: ignore[attr-defined]
+        threads = [t.name for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+        if threads:
+            leaks.append(f"threads left: {threads}")
+        leaks += [f"{w.category.__name__}: {w.message}" for w in caught]
+    finally:
+        sdk_log.removeHandler(handed)
+        root_log.removeHandler(errors)
+    created, duplicated = total.created, total.duplicated
+    lost = sorted(created - total.told) + [f"{p}: not in the journal" for p in total.not_journaled]
+    handed_over = {r.partner_order_id for r in handed.records} & created  # type: ignore[attr-defined]
+    unhandled = seen_by_loop + [f"{r.name}: {r.getMessage()}" for r in errors.records]
+    with capsys.disabled():
+        print(
+            f"\nsoak at loop shutdown: loops={SHUTDOWNS} created={len(created)} "
+            f"reported={len(created & total.told)} handed_over={len(handed_over)} "
+            f"lost={len(lost)} duplicated={len(duplicated)} unhandled={len(unhandled)} "
+            f"leaked={len(leaks)}"
+        )
+    problems = {
+        "lost": lost,
+        "duplicated": duplicated,
+        "unhandled": unhandled,
+        "leaked": leaks,
+    }
+    report = "\n".join(f"{name}: {line}" for name, lines in problems.items() for line in lines)
+    assert not report, report[:5000]
+    assert created  # the loops did end with orders created
+
+
+@dataclass
+class Round:
+    """What one loop (or all of them) left: partner order ids, counted at the server."""
+
+    created: set[str] = field(default_factory=set)
+    told: set[str] = field(default_factory=set)
+    duplicated: list[str] = field(default_factory=list)
+    #: Created, but not in the journal (journaled rounds: what a rerun reads).
+    not_journaled: list[str] = field(default_factory=list)
+
+
+def one_shutdown(
+    round_number: int, rng: random.Random, seen_by_loop: list[str], path: Path
+) -> Round:
+    """Run one loop to its asyncio.run-style end; return what it left."""
+    pids: list[str] = []
+    told: set[str] = set()
+    kept: list[Any] = []
+    state: dict[str, Any] = {}
+
+    def note(result: BulkResult[Order], job_pids: list[str]) -> None:
+        if result.ok or says_created_or_unknown(result.error):
+            told.add(job_pids[result.index])
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: seen_by_loop.append(context["message"]))
+        sandbox = SandboxServer(seed=SEED + round_number)
+        await sandbox.start()
+        state["sandbox"] = sandbox
+        sandbox.faults.add("latency", path="/v1/orders", method="POST", seconds=0.2, rate=0.5)
+        sandbox.faults.add("drop_after", path="/v1/orders", method="POST", rate=0.05)
+        sandbox.faults.add("status", path="/v1/orders", method="POST", rate=0.05)
+        client = DigipixClient(
+            sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url, timeout=2.0
+        )
+        state["client"] = client
+        if round_number % 2:
+            await journaled_until_interrupted()
+            return
+        for job in range(rng.randint(1, 4)):
+            job_pids = [f"x{round_number}-{job}-{n}1" for n in range(rng.randint(5, 40))]
+            pids.extend(job_pids)
+            results = client.orders.create_many(
+                map(order, job_pids), concurrency=rng.choice((2, 8, 16))
+            )
+            kept.append((results, job_pids))
+            stop_at = rng.randint(0, 10)
+
+            async def consume(
+                results: Any = results, job_pids: Any = job_pids, k: int = stop_at
+            ) -> None:
+                seen = 0
+                async for result in results:
+                    note(result, job_pids)
+                    seen += 1
+                    if seen >= k:
+                        await asyncio.sleep(3600)  # still reading when the loop ends
+
+            asyncio.create_task(consume())  # noqa: RUF006 - asyncio.run ends it
+        await asyncio.sleep(rng.uniform(0.05, 0.4))
+        # main returns with the consumers waiting and creates in flight
+
+    async def journaled_until_interrupted() -> None:
+        job_pids = [f"y{round_number}-{n}1" for n in range(rng.randint(10, 60))]
+        pids.extend(job_pids)
+        main_task = asyncio.current_task()
+        assert main_task is not None
+        asyncio.get_running_loop().call_later(rng.uniform(0.05, 0.4), main_task.cancel)
+        async with OrderJournal(path) as journal:
+            async for result in state["client"].orders.create_many(
+                map(order, job_pids), concurrency=rng.choice((2, 8, 16)), journal=journal
+            ):
+                note(result, job_pids)
+
+    async def clean_up() -> None:
+        await state["client"].close()
+        await state["sandbox"].close()
+
+    with asyncio.Runner() as runner:
+        with contextlib.suppress(asyncio.CancelledError):
+            runner.run(main())
+        # What asyncio.run does when its main coroutine returns: cancel what is left.
+        leftovers = asyncio.all_tasks(runner.get_loop())
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            runner.run(asyncio.wait(leftovers))
+        runner.run(clean_up())
+    for results, job_pids in kept:
+        for result in results.handed_over:
+            note(result, job_pids)
+    sandbox = state["sandbox"]
+    left = Round(
+        created={pid for pid in pids if sandbox.creates_for(pid) >= 1},
+        told=told,
+        duplicated=[pid for pid in pids if sandbox.creates_for(pid) > 1],
+    )
+    if round_number % 2:
+        # The journal alone must know every order created: it is what a rerun reads.
+        journal: set[str] = set()
+        if path.exists():
+            with contextlib.closing(sqlite3.connect(path)) as db:
+                rows = db.execute("SELECT partner_order_id, state FROM orders").fetchall()
+            journal = {pid for pid, state in rows if state in ("created", "unknown", "pending")}
+        left.not_journaled = sorted(left.created - journal)
+    return left
