@@ -151,7 +151,7 @@ def _failure_state(error: Exception) -> tuple[State, str | None]:
     means the create was refused (a 4xx, 429 included) or never left (connect
     failure, its token request failed, the client closed): not created.
     """
-    if isinstance(error, APIResponseValidationError):
+    if isinstance(error, APIResponseValidationError) and error.order_created:
         # A 2xx: created, even if its answer could not be read. With its order id a
         # rerun fetches the order by it; without, it needs a look (never a resend).
         return ("created", error.order_id) if error.order_id else ("unknown", None)
