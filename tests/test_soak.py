@@ -96,14 +96,16 @@ EXITS = (
     "client closed",
 )
 #: How each kind of exit may hold the run: ``with`` = async with, ``plain`` = a bare
-#: async for over the temporary, ``aclose`` = a held run closed in ``finally``.
+#: async for over the temporary, ``aclose`` = a held run closed in ``finally``,
+#: ``wait_for`` = async with, each result read by ``asyncio.wait_for(anext(...))``
+#: (a task of its own on Python 3.11).
 SHAPES = {
-    "complete": ("with", "plain", "aclose"),
-    "break": ("with", "plain", "aclose"),
-    "input raises": ("with", "plain", "aclose"),
-    "timeout": ("with", "plain", "aclose"),
-    "cancel": ("with", "plain", "aclose"),
-    "raise in block": ("with",),
+    "complete": ("with", "plain", "aclose", "wait_for"),
+    "break": ("with", "plain", "aclose", "wait_for"),
+    "input raises": ("with", "plain", "aclose", "wait_for"),
+    "timeout": ("with", "plain", "aclose", "wait_for"),
+    "cancel": ("with", "plain", "aclose", "wait_for"),
+    "raise in block": ("with", "wait_for"),
     "return in block": ("with",),
     "client closed": ("with", "plain", "aclose"),  # a client of its own, closed mid-run
 }
@@ -406,7 +408,34 @@ def make_source(spec: JobSpec) -> Any:
     return async_source(spec, fail=fail) if spec.async_source else sync_source(spec, fail=fail)
 
 
-CONSUMERS = {"with": consume_with, "plain": consume_plain, "aclose": consume_aclose}
+async def consume_wait_for(
+    soak: Soak, client: DigipixClient, spec: JobSpec, journal: OrderJournal | None
+) -> None:
+    async with client.orders.create_many(
+        make_source(spec), concurrency=spec.concurrency, journal=journal
+    ) as results:
+        soak.runs.append((results, spec))
+        consumed = 0
+        while True:
+            try:
+                result = await asyncio.wait_for(anext(results), 10)  # a per-result deadline
+            except StopAsyncIteration:
+                break
+            consumed += 1
+            take(soak, spec, result)
+            if consumed >= spec.stop_at:
+                if spec.kind == "break":
+                    break
+                if spec.kind == "raise in block":
+                    raise SoakStop(f"job {spec.number}")
+
+
+CONSUMERS = {
+    "with": consume_with,
+    "plain": consume_plain,
+    "aclose": consume_aclose,
+    "wait_for": consume_wait_for,
+}
 EXPECTED = {
     "input raises": SoakInputError,
     "timeout": TimeoutError,
