@@ -31,6 +31,7 @@ __all__ = [
     "parse_retry_after",
     "redact",
     "request_id",
+    "too_large",
 ]
 
 # Descriptions are for humans; a proxy's 50 kB HTML error page is not.
@@ -92,6 +93,28 @@ def not_expected(
         path=request.path,
         request_id=request_id(response),
     )
+
+
+def too_large(request: Request, error: APIResponseValidationError) -> APIResponseValidationError:
+    """Return what a 2xx answer refused for its size means for ``request``.
+
+    For a create-order the server has said yes: the order exists, and the error
+    says so (``order_created``), like any created order whose answer cannot be read.
+    """
+    if not request.creates_order:
+        return error
+    created = APIResponseValidationError(
+        f"{request.method} {request.path}: the order WAS CREATED (HTTP {error.status}, "
+        f"partner order id {request.partner_order_id!r}) but its answer was refused: "
+        f"{error}. Do not place it again; look it up in the Digipix dashboard",
+        status=error.status,
+        path=request.path,
+        order_created=True,
+        partner_order_id=request.partner_order_id,
+        request_id=error.request_id,
+    )
+    created.attempts = error.attempts
+    return created
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

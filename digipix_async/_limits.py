@@ -20,11 +20,13 @@ import asyncio
 import time
 
 from digipix_async._errors import RateLimitError
+from digipix_async._retry import waits_enabled
 from digipix_async._sansio import Request
 from digipix_async.stores import Store
 from digipix_async.stores._memory import refill
 
 __all__ = ["Gate"]
+
 
 class Gate:
     """Hold a client's requests back while paused or over budget."""
@@ -73,6 +75,8 @@ class Gate:
         ``deadline`` is on the monotonic clock; ``attempts`` is how many requests
         the call has sent so far (for the error). Returns the seconds waited.
         """
+        if not waits_enabled():
+            return 0.0  # testing mode: the pause was decided (and logged), not slept
         waited = 0.0
         while True:
             # The pause first: a rate token taken during a pause would be wasted.

@@ -21,11 +21,22 @@ from typing import Any, Literal, TypeVar, overload
 import attrs
 
 from digipix_async import _json, _tracing
-from digipix_async._answers import error_from_response, not_expected, parse_grant, request_id
+from digipix_async._answers import (
+    error_from_response,
+    not_expected,
+    parse_grant,
+    request_id,
+    too_large,
+)
 from digipix_async._auth import TokenRefresher
 from digipix_async._config import RetryPolicy, Timeout
 from digipix_async._deadline import DeadlineExceeded, Deadlines
-from digipix_async._errors import APIConnectionError, APIStatusError, APITimeoutError
+from digipix_async._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+)
 from digipix_async._fleet import SharedTokens
 from digipix_async._limits import Gate
 from digipix_async._log import log
@@ -40,6 +51,7 @@ from digipix_async._sansio import (
     Transport,
     Verdict,
     deadline_error,
+    unknown_outcome,
     verdict,
 )
 from digipix_async.stores import Store
@@ -208,6 +220,9 @@ class Pipeline:
                             # deadline's; aiohttp would re-arm a timer per chunk.
                             read=self._timeout.read if self._timeout.read < remaining else None,
                         )
+                    except APIResponseValidationError as exc:  # 2xx over max_response_size
+                        exc.attempts = number
+                        raise too_large(request, exc) from exc
                     except APIConnectionError as exc:
                         error = exc
                         if debug:
@@ -239,6 +254,9 @@ class Pipeline:
                     if not isinstance(step, float):
                         raise step from (None if step is error else error)
                     phase = Phase.RETRY_WAIT
+                    if shared.state is State.CLOSED:
+                        # close() ended this attempt; no retry after the client is gone.
+                        raise unknown_outcome(request, error) or error
                     if span is not None:
                         span.add_event("retry wait", {"seconds": step, "attempt": number})
                     await pause(step)

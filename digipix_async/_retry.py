@@ -21,7 +21,14 @@ from digipix_async._errors import APIConnectionError, APIStatusError, DigipixErr
 from digipix_async._log import log
 from digipix_async._sansio import Request, RetrySafety, unknown_outcome
 
-__all__ = ["Retries", "is_transient", "pause", "pause_asked", "set_testing"]
+__all__ = [
+    "Retries",
+    "is_transient",
+    "pause",
+    "pause_asked",
+    "set_testing",
+    "waits_enabled",
+]
 
 _TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 _waits_enabled = True
@@ -35,6 +42,11 @@ def set_testing(enabled: bool) -> None:
     """
     global _waits_enabled  # a process-wide switch, like stamina's
     _waits_enabled = not enabled
+
+
+def waits_enabled() -> bool:
+    """Tell whether waits are real (False in testing mode, see `set_testing`)."""
+    return _waits_enabled
 
 
 async def pause(seconds: float) -> None:

@@ -296,11 +296,6 @@ async def test_set_testing_skips_the_backoff_waits(
     assert digipix_sandbox.request_count("GET", "/v1/products") == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the client-wide pause after a 429 (_limits.py, Limiter.wait) sleeps Retry-After "
-    "even with retry waits off",
-)
 async def test_set_testing_skips_the_retry_after_waits(
     digipix_sandbox: SandboxServer, sleeps: list[float], caplog: pytest.LogCaptureFixture
 ) -> None:
