@@ -350,8 +350,16 @@ class _Core(Generic[T]):
                 task = asyncio.get_running_loop().create_task(aclose())
                 _IN_FLIGHT.add(task)
                 task.add_done_callback(_IN_FLIGHT.discard)
+                task.add_done_callback(_retrieved)
             elif close is not None:
                 close()
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    # A source still running when closed refuses ("already running"); it is stopped
+    # all the same (its reader is gone), and that is no error worth a traceback.
+    if not task.cancelled():
+        task.exception()
 
 
 async def _one(call: Callable[..., Awaitable[T]], index: int, kwargs: Any) -> BulkResult[T]:
