@@ -1,4 +1,10 @@
-"""The client pipeline against aioresponses: tokens, retries, errors, life cycle, secrets."""
+"""The client pipeline on a MockTransport: tokens, retries, errors, life cycle, secrets.
+
+No sockets: every request (the token request included) goes to `Api`, which answers
+from queues per method and path, as the tests script them. What aiohttp itself does
+with sessions and broken connections is tested over loopback in `test_client_session.py`
+and `test_transport.py`.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,10 @@ import json
 import logging
 import pickle
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp.client_reqrep import ConnectionKey
-from aioresponses import CallbackResult, aioresponses
 from samples import ITEMS, RECIPIENT
 from yarl import URL
 
@@ -33,10 +36,11 @@ from digipix_async import (
     Timeout,
     _retry,
 )
-from digipix_async._sansio import Response
+from digipix_async._sansio import Response as WireResponse
+from digipix_async.testing import MockRequest, MockTransport, Response
 
 BASE = "http://digipix.test"
-TOKEN_URL = f"{BASE}/v1/oauth/token"
+TOKEN_PATH = "/v1/oauth/token"
 SECRET = "cl13nt-s3cr3t"
 OPTIONS = [
     {"id": "ZP2ckind4FwRhfIlt5dI", "shipmentMethodId": 1, "name": "Cheapest", "cost": 2.09,
@@ -45,132 +49,185 @@ OPTIONS = [
 PRODUCT = {"id": "photobook", "name": "Photobook", "price": 10.9, "parts": []}
 ORDER = {"id": "tFN9mEXgro9feZ7Fjf61", "status": "QUOTE", "subtotal": 41.4, "total": 41.4}
 
+#: What a queue holds: an answer, an error to raise, or an (async) function of the request.
+Answer = Response | Exception | Callable[[MockRequest], Awaitable[Response]]
+
 
 @pytest.fixture(autouse=True)
-def zero_retry_waits() -> Iterator[None]:
-    _retry.set_testing(True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Any connection attempt (aiohttp's goes through the loop) fails the test.
+    async def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a MockTransport test tried to connect")
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "create_connection", refuse)
+    monkeypatch.setattr(asyncio.BaseEventLoop, "getaddrinfo", refuse)
+    _retry.set_testing(True)  # no retry pauses
     yield
     _retry.set_testing(False)
 
 
-@pytest.fixture
-def api() -> Iterator[aioresponses]:
-    with aioresponses() as mocked:
-        yield mocked
+class Api:
+    """Answers queued per method and path, each used once in order; with ``repeat=True``
+    the last one stays. A request nobody queued an answer for fails the test."""
+
+    def __init__(self) -> None:
+        self.queues: dict[tuple[str, str], list[Answer]] = {}
+        self.repeat: set[tuple[str, str]] = set()
+        self.mock = MockTransport(self.answer)
+
+    async def answer(self, request: MockRequest) -> Response:
+        key = (request.method, request.path)
+        queue = self.queues.get(key)
+        if not queue:
+            raise AssertionError(f"no answer queued for {request!r}")
+        answer = queue[0] if key in self.repeat and len(queue) == 1 else queue.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        if isinstance(answer, Response):
+            return answer
+        return await answer(request)
+
+    def on(self, method: str, path: str, *answers: Answer, repeat: bool = False) -> None:
+        key = (method, path)
+        self.queues.setdefault(key, []).extend(answers)
+        if repeat:
+            self.repeat.add(key)
+
+    def get(self, path: str, *answers: Answer, repeat: bool = False) -> None:
+        self.on("GET", path, *answers, repeat=repeat)
+
+    def post(self, path: str, *answers: Answer, repeat: bool = False) -> None:
+        self.on("POST", path, *answers, repeat=repeat)
+
+    def calls(self, method: str, path: str) -> list[MockRequest]:
+        return [r for r in self.mock.requests if (r.method, r.path) == (method, path)]
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[DigipixClient]:
-    async with DigipixClient("abc123", SECRET, base_url=BASE) as client:
+def api() -> Api:
+    return Api()
+
+
+def client_for(api: Api, **options: Any) -> DigipixClient:
+    return DigipixClient("abc123", SECRET, base_url=BASE, transport=api.mock, **options)
+
+
+@pytest.fixture
+async def client(api: Api) -> AsyncIterator[DigipixClient]:
+    async with client_for(api) as client:
         yield client
 
 
-def grant_tokens(api: aioresponses, *tokens: str, expires_in: float = 3600) -> None:
-    for token in tokens:
-        api.post(
-            TOKEN_URL,
-            payload={"access_token": token, "token_type": "Bearer", "expires_in": expires_in},
-        )
+def grant_tokens(api: Api, *tokens: str, expires_in: float = 3600) -> None:
+    api.post(
+        TOKEN_PATH,
+        *(
+            Response(
+                200, json={"access_token": t, "token_type": "Bearer", "expires_in": expires_in}
+            )
+            for t in tokens
+        ),
+    )
 
 
-def calls(api: aioresponses, method: str, url: str) -> list[Any]:
-    return list(api.requests.get((method, URL(url)), []))
-
-
-def sent_token(call: Any) -> str:
-    return str(call.kwargs["headers"]["Authorization"])
+def sent_token(call: MockRequest) -> str:
+    return call.headers["Authorization"]
 
 
 # -- tokens -------------------------------------------------------------------------
 
 
 async def test_500_concurrent_calls_on_a_cold_client_make_one_token_request(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
     grant_tokens(api, "tok-1")
-    api.get(f"{BASE}/v1/products/photobook", payload=PRODUCT, repeat=True)
+    api.get("/v1/products/photobook", Response(200, json=PRODUCT), repeat=True)
 
     products = await asyncio.gather(*(client.products.get("photobook") for _ in range(500)))
 
-    assert len(calls(api, "POST", TOKEN_URL)) == 1
+    assert len(api.calls("POST", TOKEN_PATH)) == 1
     assert {product.id for product in products} == {"photobook"}
-    assert all(
-        sent_token(call) == "Bearer tok-1"
-        for call in calls(api, "GET", f"{BASE}/v1/products/photobook")
-    )
+    gets = api.calls("GET", "/v1/products/photobook")
+    assert len(gets) == 500
+    assert all(sent_token(call) == "Bearer tok-1" for call in gets)
 
 
 async def test_the_token_request_is_the_references_json_body(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
     grant_tokens(api, "tok-1")
-    api.get(f"{BASE}/v1/products", payload=[PRODUCT])
+    api.get("/v1/products", Response(200, json=[PRODUCT]))
 
     await client.products.list()
 
-    (call,) = calls(api, "POST", TOKEN_URL)
-    assert call.kwargs["headers"]["Content-Type"] == "application/json"
-    assert "Authorization" not in call.kwargs["headers"]
-    assert call.kwargs["data"] == (
+    (call,) = api.calls("POST", TOKEN_PATH)
+    assert call.url == f"{BASE}{TOKEN_PATH}"
+    assert call.headers["Content-Type"] == "application/json"
+    assert "Authorization" not in call.headers
+    assert call.body == (
         b'{"client_id":"abc123","client_secret":"cl13nt-s3cr3t",'
         b'"grant_type":"client_credentials","scope":["orders","quote","products"]}'
     )
 
 
 async def test_a_burst_after_expiry_makes_exactly_one_refresh(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
     grant_tokens(api, "tok-1", "tok-2", expires_in=0.2)
-    api.get(f"{BASE}/v1/products/photobook", payload=PRODUCT, repeat=True)
+    api.get("/v1/products/photobook", Response(200, json=PRODUCT), repeat=True)
     await client.products.get("photobook")
 
     await asyncio.sleep(0.25)
     await asyncio.gather(*(client.products.get("photobook") for _ in range(200)))
 
-    assert len(calls(api, "POST", TOKEN_URL)) == 2
-    last = calls(api, "GET", f"{BASE}/v1/products/photobook")[-1]
+    assert len(api.calls("POST", TOKEN_PATH)) == 2
+    last = api.calls("GET", "/v1/products/photobook")[-1]
     assert sent_token(last) == "Bearer tok-2"
 
 
 async def test_a_401_refreshes_the_token_once_and_the_call_succeeds(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
     grant_tokens(api, "tok-1", "tok-2")
-    url = f"{BASE}/v1/orders/abc"
-    api.get(url, status=401, payload={"message": "token revoked"})
-    api.get(url, payload=ORDER)
+    api.get(
+        "/v1/orders/abc",
+        Response(401, json={"message": "token revoked"}),
+        Response(200, json=ORDER),
+    )
 
     order = await client.orders.get("abc")
 
     assert order.id == ORDER["id"]
-    assert [sent_token(call) for call in calls(api, "GET", url)] == [
+    assert [sent_token(call) for call in api.calls("GET", "/v1/orders/abc")] == [
         "Bearer tok-1",
         "Bearer tok-2",
     ]
 
 
-async def test_a_second_401_is_an_authentication_error(
-    api: aioresponses, client: DigipixClient
-) -> None:
+async def test_a_second_401_is_an_authentication_error(api: Api, client: DigipixClient) -> None:
     grant_tokens(api, "tok-1", "tok-2")
-    url = f"{BASE}/v1/orders/abc"
-    api.get(url, status=401, payload={"message": "no"}, repeat=True)
+    api.get("/v1/orders/abc", Response(401, json={"message": "no"}), repeat=True)
 
     with pytest.raises(AuthenticationError) as caught:
         await client.orders.get("abc")
 
     assert caught.value.status == 401
-    assert len(calls(api, "GET", url)) == 2
-    assert len(calls(api, "POST", TOKEN_URL)) == 2
+    assert len(api.calls("GET", "/v1/orders/abc")) == 2
+    assert len(api.calls("POST", TOKEN_PATH)) == 2
 
 
 async def test_a_token_refusal_raises_the_oauth_code_and_is_not_retried(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
     api.post(
-        TOKEN_URL,
-        status=401,
-        payload={"error": "invalid_client", "error_description": "client authentication failed"},
+        TOKEN_PATH,
+        Response(
+            401,
+            json={
+                "error": "invalid_client",
+                "error_description": "client authentication failed",
+            },
+        ),
         repeat=True,
     )
 
@@ -183,19 +240,19 @@ async def test_a_token_refusal_raises_the_oauth_code_and_is_not_retried(
     assert isinstance(error, AuthenticationError)
     assert error.error_code == "invalid_client"
     assert "client authentication failed" in str(error)
-    assert len(calls(api, "POST", TOKEN_URL)) == 1
-    assert not calls(api, "GET", f"{BASE}/v1/products")
+    assert len(api.calls("POST", TOKEN_PATH)) == 1
+    assert not api.calls("GET", "/v1/products")
 
 
 async def test_a_cancelled_waiter_does_not_break_the_others(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
-    async def slow_token(url: URL, **kwargs: Any) -> CallbackResult:
+    async def slow_token(request: MockRequest) -> Response:
         await asyncio.sleep(0.05)
-        return CallbackResult(payload={"access_token": "tok-1", "expires_in": 3600})
+        return Response(200, json={"access_token": "tok-1", "expires_in": 3600})
 
-    api.post(TOKEN_URL, callback=slow_token)
-    api.get(f"{BASE}/v1/products/photobook", payload=PRODUCT, repeat=True)
+    api.post(TOKEN_PATH, slow_token)
+    api.get("/v1/products/photobook", Response(200, json=PRODUCT), repeat=True)
     first = asyncio.create_task(client.products.get("photobook"))
     others = [asyncio.create_task(client.products.get("photobook")) for _ in range(20)]
     await asyncio.sleep(0.01)
@@ -204,7 +261,7 @@ async def test_a_cancelled_waiter_does_not_break_the_others(
     products = await asyncio.gather(*others)
 
     assert len(products) == 20
-    assert len(calls(api, "POST", TOKEN_URL)) == 1
+    assert len(api.calls("POST", TOKEN_PATH)) == 1
     with pytest.raises(asyncio.CancelledError):
         await first
 
@@ -218,37 +275,34 @@ async def test_a_cancelled_waiter_does_not_break_the_others(
     ],
 )
 async def test_a_token_answer_of_the_wrong_shape_is_refused_without_quoting_it(
-    api: aioresponses, client: DigipixClient, body: bytes
+    api: Api, client: DigipixClient, body: bytes
 ) -> None:
-    api.post(TOKEN_URL, body=body, repeat=True)
+    api.post(TOKEN_PATH, Response(200, body=body), repeat=True)
 
     with pytest.raises(APIResponseValidationError) as caught:
         await client.products.list()
 
     assert caught.value.body is None  # a token body is never kept on an error
-    assert len(calls(api, "POST", TOKEN_URL)) == 1
+    assert len(api.calls("POST", TOKEN_PATH)) == 1
 
 
-async def test_a_token_that_does_not_come_in_time_is_a_timeout(api: aioresponses) -> None:
-    async def never_in_time(url: URL, **kwargs: Any) -> CallbackResult:
-        await asyncio.sleep(5)
-        return CallbackResult(payload={"access_token": "late", "expires_in": 3600})
+async def never_in_time(request: MockRequest) -> Response:
+    await asyncio.sleep(5)
+    raise AssertionError(f"{request!r} was not cut off by the deadline")
 
-    api.post(TOKEN_URL, callback=never_in_time)
-    async with DigipixClient("abc123", SECRET, base_url=BASE, timeout=0.2) as client:
+
+async def test_a_token_that_does_not_come_in_time_is_a_timeout(api: Api) -> None:
+    api.post(TOKEN_PATH, never_in_time)
+    async with client_for(api, timeout=0.2) as client:
         with pytest.raises(APITimeoutError, match="no access token in time"):
             await client.products.list()
-    assert not calls(api, "GET", f"{BASE}/v1/products")
+    assert not api.calls("GET", "/v1/products")
 
 
-async def test_the_deadline_ends_a_call_waiting_for_its_answer(api: aioresponses) -> None:
-    async def never_in_time(url: URL, **kwargs: Any) -> CallbackResult:
-        await asyncio.sleep(5)
-        return CallbackResult(payload=[PRODUCT])
-
+async def test_the_deadline_ends_a_call_waiting_for_its_answer(api: Api) -> None:
     grant_tokens(api, "t1")
-    api.get(f"{BASE}/v1/products", callback=never_in_time)
-    async with DigipixClient("abc123", SECRET, base_url=BASE, timeout=0.2) as client:
+    api.get("/v1/products", never_in_time)
+    async with client_for(api, timeout=0.2) as client:
         started = time.monotonic()
         with pytest.raises(APITimeoutError) as caught:
             await client.products.list()
@@ -264,15 +318,9 @@ async def test_the_deadline_ends_a_call_waiting_for_its_answer(api: aioresponses
     assert task.cancelling() == 0
 
 
-async def test_closing_the_client_ends_calls_waiting_for_a_token_cleanly(
-    api: aioresponses,
-) -> None:
-    async def slow_token(url: URL, **kwargs: Any) -> CallbackResult:
-        await asyncio.sleep(5)
-        return CallbackResult(payload={"access_token": "late", "expires_in": 3600})
-
-    api.post(TOKEN_URL, callback=slow_token)
-    client = DigipixClient("abc123", SECRET, base_url=BASE)
+async def test_closing_the_client_ends_calls_waiting_for_a_token_cleanly(api: Api) -> None:
+    api.post(TOKEN_PATH, never_in_time)
+    client = client_for(api)
     call = asyncio.create_task(client.products.list())
     await asyncio.sleep(0.02)
 
@@ -280,151 +328,172 @@ async def test_closing_the_client_ends_calls_waiting_for_a_token_cleanly(
 
     with pytest.raises(APIConnectionError, match="closed"):
         await call
-    assert not calls(api, "GET", f"{BASE}/v1/products")
+    assert not api.calls("GET", "/v1/products")
 
 
 # -- retries --------------------------------------------------------------------------
 
 
-async def test_503_503_200_succeeds_in_three_attempts(
-    api: aioresponses, client: DigipixClient
-) -> None:
+async def test_503_503_200_succeeds_in_three_attempts(api: Api, client: DigipixClient) -> None:
     grant_tokens(api, "tok-1")
-    url = f"{BASE}/v1/quote"
-    api.post(url, status=503, body="busy")
-    api.post(url, status=503, body="busy")
-    api.post(url, payload=OPTIONS)
+    api.post(
+        "/v1/quote",
+        Response(503, body="busy"),
+        Response(503, body="busy"),
+        Response(200, json=OPTIONS),
+    )
 
     options = await client.quotes.create(zip_code="01311100", items=[
         {"product_id": "photobook", "quantity": 2, "pages": 24}
     ])  # fmt: skip
 
     assert [option.id for option in options] == ["ZP2ckind4FwRhfIlt5dI"]
-    assert len(calls(api, "POST", url)) == 3
+    posts = api.calls("POST", "/v1/quote")
+    assert len(posts) == 3
+    assert {call.body for call in posts} == {
+        b'{"zipCode":"01311100","items":[{"productId":"photobook","quantity":2,"pages":24}]}'
+    }
 
 
 async def test_retry_after_is_waited(
-    api: aioresponses, client: DigipixClient, caplog: pytest.LogCaptureFixture
+    api: Api, client: DigipixClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     grant_tokens(api, "tok-1")
-    url = f"{BASE}/v1/products"
-    api.get(url, status=429, headers={"Retry-After": "1"}, payload={"message": "slow down"})
-    api.get(url, payload=[PRODUCT])
+    api.get(
+        "/v1/products",
+        Response(429, headers={"Retry-After": "1"}, json={"message": "slow down"}),
+        Response(200, json=[PRODUCT]),
+    )
 
     with caplog.at_level(logging.WARNING, logger="digipix_async"):
         await client.products.list()
 
     (warning,) = [record for record in caplog.records if record.levelno == logging.WARNING]
     assert warning.retry_wait == 1.0  # type: ignore[attr-defined]
-    assert len(calls(api, "GET", url)) == 2
+    assert len(api.calls("GET", "/v1/products")) == 2
 
 
 @pytest.mark.parametrize(("status", "error_class"), [(503, InternalServerError),
                                                      (429, RateLimitError)])  # fmt: skip
 async def test_exhausted_retries_raise_the_subclass_for_the_last_status(
-    api: aioresponses, client: DigipixClient, status: int, error_class: type[Exception]
+    api: Api, client: DigipixClient, status: int, error_class: type[Exception]
 ) -> None:
     grant_tokens(api, "tok-1")
-    url = f"{BASE}/v1/products"
-    api.get(url, status=502, body="bad gateway")
-    api.get(url, status=status, payload={"message": "still failing"}, repeat=True)
+    api.get(
+        "/v1/products",
+        Response(502, body="bad gateway"),
+        Response(status, json={"message": "still failing"}),
+        repeat=True,
+    )
 
     with pytest.raises(error_class) as caught:
         await client.products.list()
 
     assert caught.value.status == status  # type: ignore[attr-defined]
     assert caught.value.attempts == 4  # type: ignore[attr-defined]
-    assert len(calls(api, "GET", url)) == 4
+    assert len(api.calls("GET", "/v1/products")) == 4
 
 
-async def test_a_dropped_connection_on_a_get_is_retried(
-    api: aioresponses, client: DigipixClient
-) -> None:
+# What AiohttpTransport makes of a connection dropped after sending, a read timeout
+# and a body cut short (the mapping: test_transport.py and test_client_session.py,
+# over loopback), and of a connection refused: the request provably never left.
+# Functions, not instances: the client writes on the error it raises (attempts).
+def disconnected() -> APIConnectionError:
+    return APIConnectionError("ServerDisconnectedError: Server disconnected")
+
+
+def read_timed_out() -> APIConnectionError:
+    return APITimeoutError("POST /v1/orders: no data for 60.0 s")
+
+
+def payload_cut() -> APIConnectionError:
+    return APIConnectionError("ClientPayloadError: cut")
+
+
+def refused() -> APIConnectionError:
+    return APIConnectionError(
+        "Cannot connect to host digipix.test:80 ssl:default [Connection refused]",
+        request_sent=False,
+    )
+
+
+async def test_a_dropped_connection_on_a_get_is_retried(api: Api, client: DigipixClient) -> None:
     grant_tokens(api, "tok-1")
-    url = f"{BASE}/v1/orders/abc"
-    api.get(url, exception=aiohttp.ServerDisconnectedError())
-    api.get(url, payload=ORDER)
+    api.get("/v1/orders/abc", disconnected(), Response(200, json=ORDER))
 
     assert (await client.orders.get("abc")).id == ORDER["id"]
-    assert len(calls(api, "GET", url)) == 2
+    assert len(api.calls("GET", "/v1/orders/abc")) == 2
 
 
 async def test_a_create_order_answered_500_is_outcome_unknown_after_one_post(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
     grant_tokens(api, "tok-1")
-    url = f"{BASE}/v1/orders"
-    api.post(url, status=500, payload={"message": "internal error"}, repeat=True)
+    api.post("/v1/orders", Response(500, json={"message": "internal error"}), repeat=True)
 
     with pytest.raises(OrderOutcomeUnknownError) as caught:
         await client.orders.create(recipient=RECIPIENT, items=ITEMS, partner_order_id="INV-1")
 
-    assert len(calls(api, "POST", url)) == 1
+    assert len(api.calls("POST", "/v1/orders")) == 1
     assert caught.value.partner_order_id == "INV-1"
     assert isinstance(caught.value.cause, InternalServerError)
     assert caught.value.cause.description == "internal error"
 
 
 @pytest.mark.parametrize(
-    "failure",
-    [aiohttp.ServerDisconnectedError(), TimeoutError(), aiohttp.ClientPayloadError("cut")],
+    "failure", [disconnected, read_timed_out, payload_cut], ids=["disconnected", "timeout", "cut"]
 )
 async def test_a_create_order_that_may_have_arrived_is_never_resent(
-    api: aioresponses, client: DigipixClient, failure: Exception
+    api: Api, client: DigipixClient, failure: Callable[[], APIConnectionError]
 ) -> None:
     grant_tokens(api, "tok-1")
-    url = f"{BASE}/v1/orders"
-    api.post(url, exception=failure)
-    api.post(url, status=201, payload=ORDER)
+    api.post("/v1/orders", failure(), Response(201, json=ORDER))
 
     with pytest.raises(OrderOutcomeUnknownError) as caught:
         await client.orders.create(recipient=RECIPIENT, items=ITEMS, partner_order_id="INV-2")
 
     assert isinstance(caught.value.cause, APIConnectionError)
-    assert len(calls(api, "POST", url)) == 1
+    assert len(api.calls("POST", "/v1/orders")) == 1
 
 
 async def test_a_create_order_refused_with_429_or_never_connected_is_retried(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
     grant_tokens(api, "tok-1")
-    url = f"{BASE}/v1/orders"
-    refused = aiohttp.ClientConnectorError(
-        ConnectionKey("digipix.test", 80, False, True, None, None, None),
-        ConnectionRefusedError(111, "Connection refused"),
+    api.post(
+        "/v1/orders",
+        refused(),
+        Response(429, headers={"Retry-After": "0"}, json={"message": "later"}),
+        Response(201, json=ORDER),
     )
-    api.post(url, exception=refused)
-    api.post(url, status=429, headers={"Retry-After": "0"}, payload={"message": "later"})
-    api.post(url, status=201, payload=ORDER)
 
     order = await client.orders.create(recipient=RECIPIENT, items=ITEMS)
 
     assert order.id == ORDER["id"]
-    assert len(calls(api, "POST", url)) == 3
+    posts = api.calls("POST", "/v1/orders")
+    assert len(posts) == 3
+    assert posts[0].body == posts[1].body == posts[2].body  # the same order each time
 
 
 @pytest.mark.parametrize(("status", "error_class"), [(404, NotFoundError),
                                                      (400, BadRequestError)])  # fmt: skip
 async def test_404_and_400_carry_the_description_and_are_not_retried(
-    api: aioresponses, client: DigipixClient, status: int, error_class: type[Exception]
+    api: Api, client: DigipixClient, status: int, error_class: type[Exception]
 ) -> None:
     grant_tokens(api, "tok-1")
-    url = f"{BASE}/v1/orders/nope"
-    api.get(url, status=status, payload={"message": "order not found"}, repeat=True)
+    api.get("/v1/orders/nope", Response(status, json={"message": "order not found"}), repeat=True)
 
     with pytest.raises(error_class) as caught:
         await client.orders.get("nope")
 
     assert caught.value.description == "order not found"  # type: ignore[attr-defined]
     assert str(caught.value) == f"{status} (GET /v1/orders/nope): order not found"
-    assert len(calls(api, "GET", url)) == 1
+    assert len(api.calls("GET", "/v1/orders/nope")) == 1
 
 
-async def test_a_create_order_400_is_a_plain_bad_request(
-    api: aioresponses, client: DigipixClient
-) -> None:
+async def test_a_create_order_400_is_a_plain_bad_request(api: Api, client: DigipixClient) -> None:
     grant_tokens(api, "tok-1")
-    api.post(f"{BASE}/v1/orders", status=400, body="zipCode must have 8 digits")
+    api.post("/v1/orders", Response(400, body="zipCode must have 8 digits"))
 
     with pytest.raises(BadRequestError, match="zipCode must have 8 digits"):
         await client.orders.create(recipient=RECIPIENT, items=ITEMS)
@@ -433,51 +502,25 @@ async def test_a_create_order_400_is_a_plain_bad_request(
 # -- scopes, life cycle, configuration ------------------------------------------------
 
 
-async def test_a_scope_not_requested_raises_without_a_request(api: aioresponses) -> None:
-    async with DigipixClient("abc123", SECRET, base_url=BASE, scopes=["quote"]) as client:
+async def test_a_scope_not_requested_raises_without_a_request(api: Api) -> None:
+    async with client_for(api, scopes=["quote"]) as client:
         with pytest.raises(PermissionDeniedError) as caught:
             await client.orders.get("abc")
 
     assert caught.value.scope == "orders"
     assert "'orders' scope" in str(caught.value)
-    assert api.requests == {}
+    assert api.mock.requests == []
 
 
-async def test_close_is_safe_twice_and_use_after_close_is_a_clear_error(
-    api: aioresponses,
-) -> None:
-    client = DigipixClient("abc123", SECRET, base_url=BASE)
+async def test_close_is_safe_twice_and_use_after_close_is_a_clear_error(api: Api) -> None:
+    client = client_for(api)
     await client.close()
     await client.close()
 
     assert client.closed
     with pytest.raises(RuntimeError, match="closed"):
         await client.products.list()
-    assert api.requests == {}
-
-
-async def test_a_borrowed_session_is_used_and_never_closed(api: aioresponses) -> None:
-    grant_tokens(api, "tok-1")
-    api.get(f"{BASE}/v1/products", payload=[PRODUCT])
-    async with aiohttp.ClientSession() as session:
-        async with DigipixClient("abc123", SECRET, base_url=BASE, session=session) as client:
-            await client.products.list()
-        assert not session.closed
-
-
-async def test_the_owned_session_is_created_lazily_and_closed(api: aioresponses) -> None:
-    grant_tokens(api, "tok-1")
-    api.get(f"{BASE}/v1/products", payload=[PRODUCT])
-    client = DigipixClient("abc123", SECRET, base_url=BASE)
-    assert client._shared.transport._session is None
-
-    async with client:
-        await client.products.list()
-        session = client._shared.transport._session
-        assert session is not None
-        assert not session.closed
-
-    assert session.closed
+    assert api.mock.requests == []
 
 
 def test_a_client_can_be_built_outside_an_event_loop() -> None:
@@ -521,10 +564,10 @@ def test_timeouts_are_always_all_set() -> None:
         Timeout.coerce(None)  # type: ignore[arg-type]
 
 
-async def test_with_options_shares_the_pool_and_token(api: aioresponses) -> None:
+async def test_with_options_shares_the_pool_and_token(api: Api) -> None:
     grant_tokens(api, "tok-1")
-    api.get(f"{BASE}/v1/products", payload=[PRODUCT], repeat=True)
-    async with DigipixClient("abc123", SECRET, base_url=BASE) as client:
+    api.get("/v1/products", Response(200, json=[PRODUCT]), repeat=True)
+    async with client_for(api) as client:
         patient = client.with_options(timeout=120, max_retries=0)
         await client.products.list()
         await patient.products.list()
@@ -532,7 +575,8 @@ async def test_with_options_shares_the_pool_and_token(api: aioresponses) -> None
         assert not client.closed
         assert patient._timeout.total == 120.0
 
-    assert len(calls(api, "POST", TOKEN_URL)) == 1
+    assert len(api.calls("POST", TOKEN_PATH)) == 1
+    assert [sent_token(call) for call in api.calls("GET", "/v1/products")] == ["Bearer tok-1"] * 2
     assert patient.closed
 
 
@@ -540,14 +584,17 @@ async def test_with_options_shares_the_pool_and_token(api: aioresponses) -> None
 
 
 async def test_no_secret_or_token_in_repr_errors_or_logs(
-    api: aioresponses, caplog: pytest.LogCaptureFixture
+    api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = "tok-very-secret"
     grant_tokens(api, token, "tok-other-secret")
-    url = f"{BASE}/v1/orders/abc"
-    api.get(url, status=401, body=f"token {token} revoked")
-    api.get(url, status=503, body=f"echo {SECRET}", repeat=True)
-    client = DigipixClient("abc123", SECRET, base_url=BASE)
+    api.get(
+        "/v1/orders/abc",
+        Response(401, body=f"token {token} revoked"),
+        Response(503, body=f"echo {SECRET}"),
+        repeat=True,
+    )
+    client = client_for(api)
 
     with caplog.at_level(logging.DEBUG, logger="digipix_async"):
         async with client:
@@ -557,6 +604,7 @@ async def test_no_secret_or_token_in_repr_errors_or_logs(
     texts = [repr(client), str(caught.value), repr(caught.value), repr(caught.value.body)]
     texts += [record.getMessage() for record in caplog.records]
     texts += [repr(record.__dict__) for record in caplog.records]
+    texts += [repr(request) for request in api.mock.requests]
     assert len(caplog.records) >= 5  # attempts were logged
     for text in texts:
         assert SECRET not in text
@@ -564,9 +612,9 @@ async def test_no_secret_or_token_in_repr_errors_or_logs(
         assert "tok-other-secret" not in text
 
 
-async def test_errors_pickle_across_processes(api: aioresponses, client: DigipixClient) -> None:
+async def test_errors_pickle_across_processes(api: Api, client: DigipixClient) -> None:
     grant_tokens(api, "tok-1")
-    api.post(f"{BASE}/v1/orders", status=500, payload={"message": "boom"})
+    api.post("/v1/orders", Response(500, json={"message": "boom"}))
 
     with pytest.raises(OrderOutcomeUnknownError) as caught:
         await client.orders.create(recipient=RECIPIENT, items=ITEMS, partner_order_id="INV-9")
@@ -587,8 +635,8 @@ class InstantTransport:
     def __init__(self, bodies: dict[str, bytes]) -> None:
         self.bodies = bodies
 
-    async def send(self, method: str, url: str, **_: Any) -> Response:
-        return Response(200, {}, self.bodies[URL(url).path])
+    async def send(self, method: str, url: str, **_: Any) -> WireResponse:
+        return WireResponse(200, {}, self.bodies[URL(url).path])
 
     async def aclose(self) -> None:
         return None

@@ -15,12 +15,19 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 from aiohttp import web
-from aioresponses import aioresponses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digipix_async import DigipixClient, DigipixError, OrderStatus, ValidationError, _retry
+from digipix_async import (
+    APIConnectionError,
+    DigipixClient,
+    DigipixError,
+    OrderStatus,
+    ValidationError,
+    _retry,
+)
 from digipix_async.models import StatusNotification, TrackingItem
+from digipix_async.testing import MockRequest, MockTransport, Response
 from digipix_async.webhooks import (
     InvalidNotificationError,
     NotificationEvent,
@@ -450,21 +457,62 @@ def test_bad_receiver_options_are_refused() -> None:
 # -- verification against a mocked API ------------------------------------------------
 
 
+class Api:
+    """The API a receiver verifies against: a token, then order answers queued per path,
+    each used once, in order.
+
+    The receiver turns any failure to verify into a 503, so a request the test did
+    not expect is also written down in ``unexpected``, which the fixture checks is
+    empty, as it checks that every queued answer was used.
+    """
+
+    def __init__(self) -> None:
+        self.queues: dict[str, list[Response | Exception]] = {}
+        self.unexpected: list[str] = []
+        self.mock = MockTransport(self.answer)
+
+    def answer(self, request: MockRequest) -> Response:
+        if (request.method, request.path) == ("POST", "/v1/oauth/token"):
+            return Response(200, json={"access_token": "tok", "token_type": "Bearer",
+                                       "expires_in": 3600})  # fmt: skip
+        queue = self.queues.get(request.path)
+        if request.method != "GET" or request.headers.get("Authorization") != "Bearer tok":
+            self.unexpected.append(f"{request!r} without the token")
+        elif not queue:
+            self.unexpected.append(f"{request!r}: no answer queued")
+        if self.unexpected:
+            raise AssertionError(self.unexpected[-1])
+        assert queue is not None
+        answer = queue.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def get(self, path: str, *answers: Response | Exception) -> None:
+        self.queues.setdefault(path, []).extend(answers)
+
+
 @pytest.fixture
-def api() -> Iterator[aioresponses]:
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    # No sockets here: any connection attempt (aiohttp's goes through the loop) fails.
+    async def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a MockTransport test tried to connect")
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "create_connection", refuse)
+    monkeypatch.setattr(asyncio.BaseEventLoop, "getaddrinfo", refuse)
     _retry.set_testing(True)
-    with aioresponses() as mocked:
-        mocked.post(
-            f"{BASE}/v1/oauth/token",
-            payload={"access_token": "tok", "token_type": "Bearer", "expires_in": 3600},
-        )
-        yield mocked
+    api = Api()
+    yield api
     _retry.set_testing(False)
+    assert api.unexpected == []
+    assert {path: queue for path, queue in api.queues.items() if queue} == {}, "answers unused"
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[DigipixClient]:
-    async with DigipixClient("abc123", "cl13nt", base_url=BASE, max_retries=0) as client:
+async def client(api: Api) -> AsyncIterator[DigipixClient]:
+    async with DigipixClient(
+        "abc123", "cl13nt", base_url=BASE, max_retries=0, transport=api.mock
+    ) as client:
         yield client
 
 
@@ -473,11 +521,11 @@ def order_json(order_id: str, status: str) -> dict[str, Any]:
 
 
 async def test_a_verified_notification_hands_the_callback_the_real_order(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
     api.get(
-        f"{BASE}/v1/orders/tFN9mEXgro9feZ7Fjf61",
-        payload=order_json("tFN9mEXgro9feZ7Fjf61", "SHIPPED"),
+        "/v1/orders/tFN9mEXgro9feZ7Fjf61",
+        Response(200, json=order_json("tFN9mEXgro9feZ7Fjf61", "SHIPPED")),
     )
     recorder = Recorder()
     receiver = NotificationReceiver(recorder, verify_with=client)
@@ -493,11 +541,13 @@ async def test_a_verified_notification_hands_the_callback_the_real_order(
 
 
 async def test_a_status_not_reached_is_acknowledged_but_never_reaches_the_callback(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
-    url = f"{BASE}/v1/orders/tFN9mEXgro9feZ7Fjf61"
-    api.get(url, payload=order_json("tFN9mEXgro9feZ7Fjf61", "IN_MANUFACTURING"))
-    api.get(url, payload=order_json("tFN9mEXgro9feZ7Fjf61", "SHIPPED"))
+    api.get(
+        "/v1/orders/tFN9mEXgro9feZ7Fjf61",
+        Response(200, json=order_json("tFN9mEXgro9feZ7Fjf61", "IN_MANUFACTURING")),
+        Response(200, json=order_json("tFN9mEXgro9feZ7Fjf61", "SHIPPED")),
+    )
     recorder = Recorder()
     # refusal_ttl=0: every post is verified again (the memory of refusals has its own tests).
     receiver = NotificationReceiver(recorder, verify_with=client, refusal_ttl=0)
@@ -518,9 +568,9 @@ async def test_a_status_not_reached_is_acknowledged_but_never_reaches_the_callba
     [("IN_MANUFACTURING", False), ("SHIPPED", True), ("DELIVERED", True)],
 )
 async def test_a_step_the_order_has_passed_is_delivered_with_the_order_as_it_is_now(
-    api: aioresponses, client: DigipixClient, order_status: str, late: bool
+    api: Api, client: DigipixClient, order_status: str, late: bool
 ) -> None:
-    api.get(f"{BASE}/v1/orders/abc123", payload=order_json("abc123", order_status))
+    api.get("/v1/orders/abc123", Response(200, json=order_json("abc123", order_status)))
     recorder = Recorder()
     receiver = NotificationReceiver(recorder, verify_with=client)
 
@@ -538,11 +588,11 @@ async def test_a_step_the_order_has_passed_is_delivered_with_the_order_as_it_is_
 
 
 async def test_a_late_shipped_step_keeps_its_own_tracking_codes(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
     api.get(
-        f"{BASE}/v1/orders/tFN9mEXgro9feZ7Fjf61",
-        payload=order_json("tFN9mEXgro9feZ7Fjf61", "DELIVERED"),
+        "/v1/orders/tFN9mEXgro9feZ7Fjf61",
+        Response(200, json=order_json("tFN9mEXgro9feZ7Fjf61", "DELIVERED")),
     )
     recorder = Recorder()
     receiver = NotificationReceiver(recorder, verify_with=client)
@@ -572,9 +622,9 @@ async def test_a_late_shipped_step_keeps_its_own_tracking_codes(
     ],
 )
 async def test_only_a_status_the_order_has_not_reached_is_refused(
-    api: aioresponses, client: DigipixClient, order_status: str, notified: str
+    api: Api, client: DigipixClient, order_status: str, notified: str
 ) -> None:
-    api.get(f"{BASE}/v1/orders/abc123", payload=order_json("abc123", order_status))
+    api.get("/v1/orders/abc123", Response(200, json=order_json("abc123", order_status)))
     recorder = Recorder()
     receiver = NotificationReceiver(recorder, verify_with=client)
 
@@ -584,8 +634,8 @@ async def test_only_a_status_the_order_has_not_reached_is_refused(
     assert recorder.calls == 0
 
 
-async def test_an_unknown_order_is_ignored(api: aioresponses, client: DigipixClient) -> None:
-    api.get(f"{BASE}/v1/orders/abc123", status=404, payload={"message": "order not found"})
+async def test_an_unknown_order_is_ignored(api: Api, client: DigipixClient) -> None:
+    api.get("/v1/orders/abc123", Response(404, json={"message": "order not found"}))
     recorder = Recorder()
     receiver = NotificationReceiver(recorder, verify_with=client)
 
@@ -596,9 +646,9 @@ async def test_an_unknown_order_is_ignored(api: aioresponses, client: DigipixCli
 
 
 async def test_an_order_coming_back_under_another_id_is_ignored(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
-    api.get(f"{BASE}/v1/orders/abc123", payload=order_json("zzz", "IN_MANUFACTURING"))
+    api.get("/v1/orders/abc123", Response(200, json=order_json("zzz", "IN_MANUFACTURING")))
     recorder = Recorder()
 
     outcome = await NotificationReceiver(recorder, verify_with=client).handle(SAMPLE_PLAIN, {})
@@ -607,13 +657,19 @@ async def test_an_order_coming_back_under_another_id_is_ignored(
     assert recorder.calls == 0
 
 
-@pytest.mark.parametrize("failure", [{"status": 500}, {"status": 503}, {"body": "not json"}])
+@pytest.mark.parametrize(
+    "failure",
+    [Response(500, body=""), Response(503, body=""), Response(200, body="not json")],
+    ids=["500", "503", "not-json"],
+)
 async def test_an_api_failure_while_verifying_answers_503_so_the_sender_retries(
-    api: aioresponses, client: DigipixClient, failure: dict[str, Any]
+    api: Api, client: DigipixClient, failure: Response
 ) -> None:
-    url = f"{BASE}/v1/orders/abc123"
-    api.get(url, **failure)
-    api.get(url, payload=order_json("abc123", "IN_MANUFACTURING"))
+    api.get(
+        "/v1/orders/abc123",
+        failure,
+        Response(200, json=order_json("abc123", "IN_MANUFACTURING")),
+    )
     recorder = Recorder()
     receiver = NotificationReceiver(recorder, verify_with=client)
 
@@ -626,9 +682,10 @@ async def test_an_api_failure_while_verifying_answers_503_so_the_sender_retries(
 
 
 async def test_a_connection_failure_while_verifying_answers_503(
-    api: aioresponses, client: DigipixClient
+    api: Api, client: DigipixClient
 ) -> None:
-    api.get(f"{BASE}/v1/orders/abc123", exception=aiohttp.ClientConnectionError("refused"))
+    # What AiohttpTransport makes of aiohttp.ClientConnectionError("refused").
+    api.get("/v1/orders/abc123", APIConnectionError("ClientConnectionError: refused"))
     recorder = Recorder()
 
     outcome = await NotificationReceiver(recorder, verify_with=client).handle(SAMPLE_PLAIN, {})
