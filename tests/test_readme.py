@@ -490,3 +490,49 @@ async def test_docs_site_builds_strict_and_offline(tmp_path: Path) -> None:
     assert "--8&lt;--" not in webhooks
     assert "make_app" in webhooks  # examples/aiohttp_app.py, inlined
     assert "lifespan" in webhooks  # examples/fastapi_app.py, inlined
+
+
+def _shell_commands(program: str) -> list[tuple[str, list[str]]]:
+    """Return (where, words) of each ``program ...`` line of the bash blocks, comments cut."""
+    found = []
+    for block in BLOCKS:
+        if block.language != "bash":
+            continue
+        for line in block.code.splitlines():
+            words = line.split("#", 1)[0].split()
+            if words[:1] == [program]:
+                found.append((block.where, words[1:]))
+    return found
+
+
+async def test_every_digipix_command_shown_exists_with_its_options(tmp_path: Path) -> None:
+    """Each ``digipix ...`` line names real (sub)commands, and options they take."""
+    digipix = Path(sys.executable).parent / "digipix"
+    if not digipix.exists():
+        pytest.skip("the digipix console script is not installed")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGIPIX_")}
+    helps: dict[tuple[str, ...], str] = {}
+
+    async def help_of(path: tuple[str, ...]) -> str:
+        if path not in helps:
+            ran = await run_python("-m", "digipix_async", *path, "--help", env=env, cwd=tmp_path)
+            assert ran.returncode == 0, f"digipix {' '.join(path)}: {ran.stdout}{ran.stderr}"
+            helps[path] = ran.stdout
+        return helps[path]
+
+    commands = _shell_commands("digipix")
+    assert len(commands) >= 5
+    for where, words in commands:
+        path: tuple[str, ...] = ()
+        for word in words:
+            commands_listed = (await help_of(path)).partition("Commands:")[2]
+            if word.startswith("-") or not re.search(
+                rf"^\s+{re.escape(word)}\s", commands_listed, re.M
+            ):
+                break
+            path = (*path, word)
+        text = await help_of(path)
+        for word in words:
+            option = word.split("=", 1)[0]
+            if option.startswith("-"):
+                assert re.search(rf"(^|[\s,]){re.escape(option)}\b", text), f"{where}: {option}?"
