@@ -963,21 +963,69 @@ async def test_a_per_result_wait_for_does_not_end_the_run(caplog: pytest.LogCapt
 SHUTDOWNS = int(os.environ.get("DIGIPIX_SOAK_SHUTDOWNS", "10"))
 
 
+class SandboxThread:
+    """A sandbox on a thread and event loop of its own: a server the script's loop ending
+    cannot touch, like the real service."""
+
+    def __init__(self, seed: int) -> None:
+        self.sandbox = SandboxServer(seed=seed)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="soak-sandbox")
+
+    def __enter__(self) -> SandboxServer:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self.sandbox
+
+    async def _start(self) -> None:
+        await self.sandbox.start()
+        faults = self.sandbox.faults
+        faults.add("latency", path="/v1/orders", method="POST", seconds=0.2, rate=0.5)
+        faults.add("drop_after", path="/v1/orders", method="POST", rate=0.05)
+        faults.add("status", path="/v1/orders", method="POST", rate=0.05)
+
+    def settle(self) -> None:
+        """Wait until the sandbox has handled every request that reached it."""
+        for _ in range(100):
+            time.sleep(0.05)
+            if asyncio.run_coroutine_threadsafe(self._idle(), self.loop).result(10):
+                return
+
+    async def _idle(self) -> bool:
+        own = asyncio.current_task()
+        return not [task for task in asyncio.all_tasks() if task is not own]
+
+    def __exit__(self, *exc_info: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.sandbox.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@dataclass
+class Round:
+    """What one event loop left: its partner order ids and what the user was told."""
+
+    pids: list[str] = field(default_factory=list)
+    told: set[str] = field(default_factory=set)
+    journal: Path | None = None  # journaled rounds: the file a rerun would read
+
+
 def test_soak_at_loop_shutdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A script's main returns with creates in flight: asyncio.run cancels them.
 
     Each round is one event loop, as ``asyncio.run(main())`` runs it: main starts a
-    few ``create_many`` jobs against a sandbox answering slowly (and dropping some
-    answers after creating the order), consumes a few results in tasks that are still
-    reading, and returns. Then, as asyncio.run does, every task left is cancelled: the
-    consumers, the creates in flight, the sandbox's handlers. Every order the sandbox
-    created by then must have been told (a result, a hand-over, or the WARNING of an
-    interrupted create naming its partner order id), none twice, and nothing may
-    complain ("Task was destroyed but it is pending", unretrieved exceptions,
-    unclosed transports). Every other round main is itself cancelled (Ctrl-C: the
-    runner cancels the main task) while it loops over a journaled ``create_many``
-    inside ``async with OrderJournal``; the journal file must then hold every order
-    the sandbox created as created, unknown or pending.
+    few ``create_many`` jobs against a sandbox (on a thread of its own, like a remote
+    service) answering slowly (and dropping some answers after creating the order),
+    consumes a few results in tasks that are still reading, and returns. Then, as
+    asyncio.run does, every task left is cancelled: the consumers and the creates in
+    flight. Every order the sandbox created must have been told (a result, a
+    hand-over, or the WARNING of an interrupted create naming its partner order id),
+    none twice, and nothing may complain ("Task was destroyed but it is pending",
+    unretrieved exceptions, unclosed sessions or sockets). Every other round main is
+    itself cancelled (Ctrl-C: the runner cancels the main task) while it loops over a
+    journaled ``create_many`` inside ``async with OrderJournal``; the journal file
+    must then hold every order the sandbox created as created, unknown or pending.
     """
     rng = random.Random(SEED + 3)
     handed, errors = Records(logging.WARNING, only_handed=True), Records(logging.ERROR)
@@ -986,95 +1034,106 @@ def test_soak_at_loop_shutdown(tmp_path: Path, capsys: pytest.CaptureFixture[str
     root_log.addHandler(errors)
     threads_before = set(threading.enumerate())
     seen_by_loop: list[str] = []
-    total = Round()
+    rounds: list[Round] = []
     leaks: list[str] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            for round_number in range(SHUTDOWNS):
-                path = tmp_path / f"round{round_number}.journal"
-                one = one_shutdown(round_number, rng, seen_by_loop, path)
-                total.created |= one.created
-                total.told |= one.told
-                total.duplicated += one.duplicated
-                total.not_journaled += one.not_journaled
+            server = SandboxThread(SEED)
+            with server as sandbox:
+                for number in range(SHUTDOWNS):
+                    path = tmp_path / f"round{number}.journal"
+                    rounds.append(one_shutdown(number, rng, seen_by_loop, sandbox, path))
+                server.settle()  # requests whose client went away are still handled
+                creates = {pid: sandbox.creates_for(pid) for r in rounds for pid in r.pids}
             gc.collect()
-        for record in handed.records:
-            text = record.getMessage()
-            if record.order_id is not None or "OrderOutcomeUnknownError" in text:  # type: ignore[attr-defined]
-                total.told.add(record.partner_order_id)  # type: ignore[attr-defined]
-        threads = [t.name for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+        threads = new_threads(threads_before)
         if threads:
             leaks.append(f"threads left: {threads}")
         leaks += [f"{w.category.__name__}: {w.message}" for w in caught]
     finally:
         sdk_log.removeHandler(handed)
         root_log.removeHandler(errors)
-    created, duplicated = total.created, total.duplicated
-    lost = sorted(created - total.told) + [f"{p}: not in the journal" for p in total.not_journaled]
+
+    created = {pid for pid, count in creates.items() if count >= 1}
+    duplicated = sorted(pid for pid, count in creates.items() if count > 1)
+    told = set().union(*(r.told for r in rounds))
+    for record in handed.records:
+        says = record.order_id is not None or "OrderOutcomeUnknownError" in record.getMessage()  # type: ignore[attr-defined]
+        if says:
+            told.add(record.partner_order_id)  # type: ignore[attr-defined]
+    lost = sorted(created - told)
+    for one in rounds:
+        if one.journal is not None:  # the journal alone must know every order created
+            journaled = journal_states(one.journal)
+            lost += [f"{pid}: not in the journal" for pid in one.pids if pid in created - journaled]
     handed_over = {r.partner_order_id for r in handed.records} & created  # type: ignore[attr-defined]
     unhandled = seen_by_loop + [f"{r.name}: {r.getMessage()}" for r in errors.records]
     with capsys.disabled():
         print(
             f"\nsoak at loop shutdown: loops={SHUTDOWNS} created={len(created)} "
-            f"reported={len(created & total.told)} handed_over={len(handed_over)} "
+            f"reported={len(created & told)} handed_over={len(handed_over)} "
             f"lost={len(lost)} duplicated={len(duplicated)} unhandled={len(unhandled)} "
             f"leaked={len(leaks)}"
         )
-    problems = {
-        "lost": lost,
-        "duplicated": duplicated,
-        "unhandled": unhandled,
-        "leaked": leaks,
-    }
+    problems = {"lost": lost, "duplicated": duplicated, "unhandled": unhandled, "leaked": leaks}
     report = "\n".join(f"{name}: {line}" for name, lines in problems.items() for line in lines)
     assert not report, report[:5000]
     assert created  # the loops did end with orders created
 
 
-@dataclass
-class Round:
-    """What one loop (or all of them) left: partner order ids, counted at the server."""
+def new_threads(before: set[threading.Thread]) -> list[str]:
+    """Return the threads started since ``before`` still alive after a short grace.
 
-    created: set[str] = field(default_factory=set)
-    told: set[str] = field(default_factory=set)
-    duplicated: list[str] = field(default_factory=list)
-    #: Created, but not in the journal (journaled rounds: what a rerun reads).
-    not_journaled: list[str] = field(default_factory=list)
+    A journal dropped without ``aclose()`` (its task cancelled while it opened) closes
+    its connection on its own thread, which then ends: closing syncs the file, which
+    takes a while on a busy disk.
+    """
+    for _ in range(200):
+        threads = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+        if not threads:
+            break
+        time.sleep(0.05)
+    return threads
+
+
+def journal_states(path: Path) -> set[str]:
+    """Return the partner order ids a journal file has as created, unknown or pending."""
+    if not path.exists():
+        return set()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        try:
+            rows = db.execute("SELECT partner_order_id, state FROM orders").fetchall()
+        except sqlite3.OperationalError:  # cancelled before its table was made
+            return set()
+    return {pid for pid, state in rows if state in ("created", "unknown", "pending")}
 
 
 def one_shutdown(
-    round_number: int, rng: random.Random, seen_by_loop: list[str], path: Path
+    number: int, rng: random.Random, seen_by_loop: list[str], sandbox: SandboxServer, path: Path
 ) -> Round:
-    """Run one loop to its asyncio.run-style end; return what it left."""
-    pids: list[str] = []
-    told: set[str] = set()
+    """Run one event loop to an asyncio.run-style end; return what it left."""
+    left = Round(journal=path if number % 2 else None)
     kept: list[Any] = []
-    state: dict[str, Any] = {}
+    clients: list[DigipixClient] = []
 
     def note(result: BulkResult[Order], job_pids: list[str]) -> None:
         if result.ok or says_created_or_unknown(result.error):
-            told.add(job_pids[result.index])
+            left.told.add(job_pids[result.index])
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(lambda _loop, context: seen_by_loop.append(context["message"]))
-        sandbox = SandboxServer(seed=SEED + round_number)
-        await sandbox.start()
-        state["sandbox"] = sandbox
-        sandbox.faults.add("latency", path="/v1/orders", method="POST", seconds=0.2, rate=0.5)
-        sandbox.faults.add("drop_after", path="/v1/orders", method="POST", rate=0.05)
-        sandbox.faults.add("status", path="/v1/orders", method="POST", rate=0.05)
         client = DigipixClient(
             sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url, timeout=2.0
         )
-        state["client"] = client
-        if round_number % 2:
-            await journaled_until_interrupted()
+        clients.append(client)
+        if number % 2:
+            await journaled_until_interrupted(client)
             return
         for job in range(rng.randint(1, 4)):
-            job_pids = [f"x{round_number}-{job}-{n}1" for n in range(rng.randint(5, 40))]
-            pids.extend(job_pids)
+            job_pids = [f"x{number}-{job}-{n}1" for n in range(rng.randint(5, 40))]
+            left.pids.extend(job_pids)
             results = client.orders.create_many(
                 map(order, job_pids), concurrency=rng.choice((2, 8, 16))
             )
@@ -1095,21 +1154,17 @@ def one_shutdown(
         await asyncio.sleep(rng.uniform(0.05, 0.4))
         # main returns with the consumers waiting and creates in flight
 
-    async def journaled_until_interrupted() -> None:
-        job_pids = [f"y{round_number}-{n}1" for n in range(rng.randint(10, 60))]
-        pids.extend(job_pids)
+    async def journaled_until_interrupted(client: DigipixClient) -> None:
+        job_pids = [f"y{number}-{n}1" for n in range(rng.randint(10, 60))]
+        left.pids.extend(job_pids)
         main_task = asyncio.current_task()
         assert main_task is not None
         asyncio.get_running_loop().call_later(rng.uniform(0.05, 0.4), main_task.cancel)
         async with OrderJournal(path) as journal:
-            async for result in state["client"].orders.create_many(
+            async for result in client.orders.create_many(
                 map(order, job_pids), concurrency=rng.choice((2, 8, 16)), journal=journal
             ):
                 note(result, job_pids)
-
-    async def clean_up() -> None:
-        await state["client"].close()
-        await state["sandbox"].close()
 
     with asyncio.Runner() as runner:
         with contextlib.suppress(asyncio.CancelledError):
@@ -1120,22 +1175,8 @@ def one_shutdown(
             task.cancel()
         if leftovers:
             runner.run(asyncio.wait(leftovers))
-        runner.run(clean_up())
+        runner.run(clients[0].close())
     for results, job_pids in kept:
         for result in results.handed_over:
             note(result, job_pids)
-    sandbox = state["sandbox"]
-    left = Round(
-        created={pid for pid in pids if sandbox.creates_for(pid) >= 1},
-        told=told,
-        duplicated=[pid for pid in pids if sandbox.creates_for(pid) > 1],
-    )
-    if round_number % 2:
-        # The journal alone must know every order created: it is what a rerun reads.
-        journal: set[str] = set()
-        if path.exists():
-            with contextlib.closing(sqlite3.connect(path)) as db:
-                rows = db.execute("SELECT partner_order_id, state FROM orders").fetchall()
-            journal = {pid for pid, state in rows if state in ("created", "unknown", "pending")}
-        left.not_journaled = sorted(left.created - journal)
     return left
