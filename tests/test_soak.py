@@ -895,16 +895,14 @@ async def test_soak(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize("fault", ["drop", "status"])
 async def test_a_create_whose_token_request_failed_was_not_sent(tmp_path: Path, fault: str) -> None:
-    """A create that never left (its token request failed) is not an unknown outcome.
+    """A journaled create that never left (its token request failed) is not unknown.
 
-    Found by the soak (seed 10, 4,000 orders, a loaded machine: "a raw
-    APIConnectionError after sending"): when the token request fails (dropped
-    connections or 503 until the retries run out), ``orders.create`` raises the token
-    request's error: an `APIConnectionError` with ``request_sent=True`` although
-    ``POST /v1/orders`` never left, and the journal records the order as ``unknown``
-    ("the request may have been processed"), so a rerun refuses to send it until a
-    person settles it by hand. API.md's journal (and ``_journaled``'s docstring)
-    says a failure before the request could leave is ``not_created``.
+    Found by the soak (seed 10, 4,000 orders, a loaded machine): when the token
+    request fails (dropped connections or 503 until the retries run out), the journal
+    recorded the order as ``unknown`` ("the request may have been processed"), so a
+    rerun refused to send an order that never left until a person settled it by
+    hand. API.md's journal (and ``_journaled``'s docstring) says a failure before the
+    request could leave is ``not_created``.
     """
     path = tmp_path / "orders.journal"
     async with SandboxServer() as sandbox:
@@ -917,13 +915,33 @@ async def test_a_create_whose_token_request_failed_was_not_sent(tmp_path: Path, 
                     await client.orders.create(**order("p-token-1"), journal=journal)
                 assert sandbox.request_count("POST", "/v1/orders") == 0  # never sent
                 assert not isinstance(caught.value, OrderOutcomeUnknownError)
-                assert getattr(caught.value, "request_sent", False) is False, caught.value
                 assert await journal.unknown() == []  # nothing to look at by hand
             sandbox.faults.remove(broken)
             async with OrderJournal(path) as journal:  # the job run again
                 created = await client.orders.create(**order("p-token-1"), journal=journal)
         assert created.partner_order_id == "p-token-1"
         assert sandbox.creates_for("p-token-1") == 1
+
+
+async def test_a_create_whose_token_request_was_dropped_says_it_was_not_sent() -> None:
+    """The error of a create whose token request failed does not say it was sent.
+
+    Found by the soak ("a raw APIConnectionError after sending"): ``orders.create``
+    raises the token request's `APIConnectionError` with ``request_sent=True``
+    although ``POST /v1/orders`` never left. For a create, ``request_sent=True``
+    reads as "the order may exist", which only `OrderOutcomeUnknownError` may say
+    (issue 11 item 5: waiting calls end with ``APIConnectionError(request_sent=
+    False)``, or `OrderOutcomeUnknownError` for a create that may have been sent).
+    """
+    async with SandboxServer() as sandbox:
+        sandbox.faults.add("drop", path="/v1/oauth/token")
+        async with DigipixClient(
+            sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url, timeout=2.0
+        ) as client:
+            with pytest.raises(APIConnectionError) as caught:
+                await client.orders.create(**order("p-token-2"))
+        assert sandbox.request_count("POST", "/v1/orders") == 0  # never sent
+        assert caught.value.request_sent is False, repr(caught.value)
 
 
 async def test_a_per_result_wait_for_does_not_end_the_run(caplog: pytest.LogCaptureFixture) -> None:
