@@ -187,7 +187,7 @@ class Pipeline:
                         token = shared.auth.usable()
                         if token is None:
                             waited = time.monotonic()
-                            token = await shared.auth.token()
+                            token = await self._token_for(number)
                             if span is not None:
                                 _tracing.waited(span, "token wait", waited)
                     if shared.gate.engaged:
@@ -277,6 +277,24 @@ class Pipeline:
             return read(response)
         except ValueError as exc:  # bad JSON or a StructureError
             raise not_expected(request, response, exc, secrets=self._secrets(token)) from exc
+
+    async def _token_for(self, number: int) -> str:
+        """Wait for a token for attempt ``number`` of a call.
+
+        A failure of the token request is raised as it is (it was retried by its own
+        call), except that its ``request_sent`` spoke of the token request: for this
+        call nothing was sent, and a create-order must never read as maybe sent.
+        """
+        try:
+            return await self._shared.auth.token()
+        except APIConnectionError as exc:
+            if not exc.request_sent:
+                raise
+            raise type(exc)(  # an APITimeoutError stays one
+                f"no access token: the token request failed ({exc})",
+                request_sent=False,
+                attempts=number - 1,
+            ) from exc
 
     async def _refused(self, token: str) -> None:
         """Forget a token a 401 refused, here and (if still the same) in the fleet's store."""
