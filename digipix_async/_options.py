@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any, TypedDict
 from urllib.parse import urlencode
 
-from digipix_async import _json
 from digipix_async._errors import ValidationError
+from digipix_async._input import merge_extra_body
 from digipix_async._sansio import Request
 
 __all__ = ["BodyOptions", "RequestOptions", "with_options"]
@@ -45,7 +45,7 @@ def with_options(request: Request, options: BodyOptions | RequestOptions) -> Req
     if extra_body is not None:
         if request.json is None:
             raise ValidationError("extra_body", f"{request.method} {request.path} has no body")
-        changes["json"] = {**request.json, **_checked_body(extra_body)}
+        changes["json"] = merge_extra_body(request.json, extra_body)
     extra_query = options.get("extra_query")
     if extra_query:
         changes["path"] = f"{request.path}?{urlencode(_checked_query(extra_query))}"
@@ -53,16 +53,6 @@ def with_options(request: Request, options: BodyOptions | RequestOptions) -> Req
     if extra_headers:
         changes["headers"] = _checked_headers(extra_headers)
     return request._replace(**changes)
-
-
-def _checked_body(value: object) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValidationError("extra_body", f"expected a mapping, got {type(value).__name__}")
-    try:
-        _json.dumps_exact(value)  # also refuses non-string keys, NaN, sets, objects
-    except (TypeError, ValueError) as exc:
-        raise ValidationError("extra_body", f"must be JSON-writable: {exc}") from None
-    return dict(value)
 
 
 def _checked_query(value: object) -> dict[str, str]:
