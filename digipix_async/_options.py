@@ -41,7 +41,7 @@ def with_options(request: Request, options: BodyOptions | RequestOptions) -> Req
     if unknown:  # a TypedDict is no check at run time
         raise ValidationError(min(unknown), "not an option of this call")
     changes: dict[str, Any] = {}
-    extra_body = options.get("extra_body")
+    extra_body: Any = options.get("extra_body")  # checked by merge_extra_body
     if extra_body is not None:
         if request.json is None:
             raise ValidationError("extra_body", f"{request.method} {request.path} has no body")
