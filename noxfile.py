@@ -47,7 +47,9 @@ nox.options.default_venv_backend = "venv"
 nox.options.download_python = "never"
 
 
-@nox.session(python=PYTHONS)
+# allow_parallel: each Python has its own venv, and the tests bind free loopback
+# ports only, so ``nox -j 2 -s tests`` may run two Pythons at once (CI does).
+@nox.session(python=PYTHONS, allow_parallel=True)
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit tests and the sandbox over loopback sockets)."""
     session.install("-e", ".[test]")
