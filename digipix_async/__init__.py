@@ -47,7 +47,7 @@ if TYPE_CHECKING:
         StatusNotification,
         TrackingItem,
     )
-    from digipix_async.resources import BulkResult
+    from digipix_async.resources import BulkResult, BulkRun
     from digipix_async.stores import MemoryStore, RedisStore
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BulkResult",
+    "BulkRun",
     "ConflictError",
     "DigipixClient",
     "DigipixError",
@@ -99,6 +100,7 @@ _HOMES = {
     "AuthenticationError": "digipix_async._errors",
     "BadRequestError": "digipix_async._errors",
     "BulkResult": "digipix_async.resources",
+    "BulkRun": "digipix_async.resources",
     "ConflictError": "digipix_async._errors",
     "DigipixClient": "digipix_async._client",
     "DigipixError": "digipix_async._errors",

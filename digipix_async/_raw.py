@@ -60,6 +60,9 @@ class _Raw(Generic[P, T]):
         method, resource = self._method, view._resource
 
         def call(*args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, APIResponse[T]]:
+            if kwargs.get("journal") is not None:
+                # A journal records the Order a create returns; a raw answer is none.
+                raise TypeError("with_raw_response does not take journal=; journal the plain call")
             # The resource runs as ever; its client's _call hands back the raw answer.
             return method(resource, *args, **kwargs)  # type: ignore[return-value]
 

@@ -156,3 +156,106 @@ async def test_a_2xx_echoing_the_secret_is_redacted_in_the_error() -> None:
     assert SECRET not in text
     assert "tok-1" not in text
     assert "[redacted]" in str(caught.value.body)
+
+
+async def test_extra_body_is_merged_last_into_a_create_order_as_sent() -> None:
+    client, transport = client_with(Response(201, {}, ORDER_APPROVED))
+    async with client:
+        await client.orders.create(
+            recipient=RECIPIENT,
+            items=ITEMS,
+            shipment_method="cheapest",
+            partner_order_id="INV-1",
+            extra_body={"coupon": "X1", "partnerOrderID": "INV-1-fixed"},
+        )
+    body = json.loads(transport.sent[1]["body"])
+    assert body["coupon"] == "X1"
+    assert body["partnerOrderID"] == "INV-1-fixed"  # last wins: a wire name corrected
+    assert body["shipmentMethod"] == "cheapest"  # the reference's label form
+    assert "shipmentMethodId" not in body
+    assert list(body)[-1] == "coupon"
+
+
+async def test_every_resource_method_takes_the_escape_hatches() -> None:
+    answers = [
+        Response(200, {}, b"[]"),
+        Response(200, {}, PRODUCT),
+        Response(200, {}, b"[]"),
+        Response(200, {}, ORDER_APPROVED),
+        Response(200, {}, ORDER_APPROVED),
+        Response(200, {}, ORDER_APPROVED),
+        Response(201, {}, ORDER_APPROVED),
+    ]
+    client, transport = client_with(*answers)
+    hatch: dict[str, Any] = {"extra_headers": {"X-A": "1"}, "extra_query": {"q": "2"}}
+    body = {**hatch, "extra_body": {"x": 3}}
+    async with client:
+        await client.products.list(**hatch)
+        await client.products.get("photobook", **hatch)
+        await client.quotes.create(zip_code="01311100", items=ITEMS, **body)
+        await client.orders.get("abc", **hatch)
+        await client.orders.approve("abc", shipment_id="s-1", **body)
+        await client.orders.cancel("abc", **body)
+        await client.orders.create(recipient=RECIPIENT, items=ITEMS, **body)
+    for sent in transport.sent[1:]:
+        assert sent["headers"]["X-A"] == "1"
+        assert sent["url"].endswith("?q=2")
+        if sent["body"] is not None:
+            assert json.loads(sent["body"])["x"] == 3
+    assert len(transport.sent) == 8
+
+
+async def test_with_raw_response_covers_every_resource_method() -> None:
+    answers = [
+        Response(200, {}, b"[]"),
+        Response(200, {}, PRODUCT),
+        Response(200, {}, b"[]"),
+        Response(200, {}, ORDER_APPROVED),
+        Response(200, {}, ORDER_APPROVED),
+        Response(200, {}, ORDER_APPROVED),
+        Response(201, {}, ORDER_APPROVED),
+    ]
+    client, _ = client_with(*answers)
+    async with client:
+        raw = client.with_raw_response
+        calls = [
+            raw.products.list(),
+            raw.products.get("photobook"),
+            raw.quotes.create(zip_code="01311100", items=ITEMS),
+            raw.orders.get("abc"),
+            raw.orders.approve("abc", shipment_id="s-1"),
+            raw.orders.cancel("abc"),
+            raw.orders.create(recipient=RECIPIENT, items=ITEMS),
+        ]
+        for call in calls:
+            answer = await call
+            assert isinstance(answer, APIResponse)
+            answer.parse()
+
+
+async def test_with_raw_response_refuses_a_journal(tmp_path: Any) -> None:
+    from digipix_async.jobs import OrderJournal
+
+    client, transport = client_with()
+    async with client, OrderJournal(tmp_path / "j.db") as journal:
+        with pytest.raises(TypeError, match="journal"):
+            await client.with_raw_response.orders.create(
+                recipient=RECIPIENT, items=ITEMS, partner_order_id="P-1", journal=journal
+            )
+    assert transport.sent == []
+
+
+async def test_the_journal_hashes_the_body_with_its_extra_body(tmp_path: Any) -> None:
+    from digipix_async.jobs import OrderJournal
+
+    client, transport = client_with(Response(201, {}, ORDER_APPROVED))
+    order = {"recipient": RECIPIENT, "items": ITEMS, "partner_order_id": "P-1"}
+    async with client, OrderJournal(tmp_path / "j.db") as journal:
+        await client.orders.create(**order, journal=journal, extra_body={"coupon": "A"})
+        again = await client.orders.create(**order, journal=journal, extra_body={"coupon": "A"})
+        with pytest.raises(ValidationError) as caught:
+            await client.orders.create(**order, journal=journal, extra_body={"coupon": "B"})
+    assert again.id == "skR3yfgC9AfpDq6ixDzt"  # from the journal, no request
+    assert caught.value.field == "partner_order_id"
+    assert len(transport.sent) == 2  # the token and one create
+    assert json.loads(transport.sent[1]["body"])["coupon"] == "A"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from digipix_async import _converter, _json
+from digipix_async._lenient import structure_leniently
 from digipix_async.models import Order
 
 __all__ = ["read_answer", "write_answer"]
@@ -22,6 +23,10 @@ def write_answer(order: Order) -> bytes | None:
 
 
 def read_answer(answer: bytes) -> Order:
-    """Read an answer written by `write_answer` back into the same Order."""
-    order: Order = _converter.structure(_json.loads(answer), Order)
+    """Read an answer written by `write_answer` back into the same Order.
+
+    Leniently, as the answer was first read: an order whose drifted fields were
+    kept raw in ``extra`` is written back with them and must read back the same.
+    """
+    order: Order = structure_leniently(_json.loads(answer), Order)
     return order

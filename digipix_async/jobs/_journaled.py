@@ -26,6 +26,7 @@ from digipix_async._errors import (
     ValidationError,
 )
 from digipix_async._log import log
+from digipix_async._options import BodyOptions, with_options
 from digipix_async.jobs._answer import read_answer, write_answer
 from digipix_async.jobs._journal import JOURNAL_KEY, OrderJournal
 from digipix_async.jobs._store import Decision, State
@@ -43,6 +44,7 @@ async def create_journaled(
     arguments: Mapping[str, Any],
     *,
     resend_unknown: bool,
+    options: BodyOptions | None = None,
 ) -> Order:
     """Create the order ``arguments`` describe, unless the journal already knows it.
 
@@ -55,6 +57,8 @@ async def create_journaled(
     if partner_order_id is None:
         raise ValidationError("partner_order_id", "required with a journal: it is the key")
     request = _endpoints.create_order(**_with_journal_key(arguments, partner_order_id))
+    if options:  # the escape hatches are part of the body the journal hashes
+        request = with_options(request, options)
     digest = hashlib.sha256(_json.dumps(request.json)).hexdigest()
     decision = await journal._begin(partner_order_id, digest, resend_unknown)
     if decision.action == "created":

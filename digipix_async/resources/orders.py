@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from digipix_async import _endpoints
 from digipix_async._errors import APIConnectionError, OrderOutcomeUnknownError
 from digipix_async._log import log
+from digipix_async._options import BodyOptions, RequestOptions, with_options
 from digipix_async.jobs import OrderJournal
 from digipix_async.jobs._journaled import create_journaled
 from digipix_async.models import Order, OrderItem, Recipient, ShipmentMethod
@@ -30,12 +31,13 @@ class Orders:
         recipient: Recipient | Mapping[str, Any],
         items: Sequence[OrderItem | Mapping[str, Any]],
         shipment_id: str | None = None,
-        shipment_method: ShipmentMethod | int | None = None,
+        shipment_method: ShipmentMethod | int | str | None = None,
         partner_order_id: str | None = None,
         custom_data: Mapping[str, Any] | None = None,
         status_notification_url: str | None = None,
         journal: OrderJournal | None = None,
         resend_unknown: bool = False,
+        **options: Unpack[BodyOptions],
     ) -> Order:
         """Create an order (``POST /v1/orders``) in one of the reference's three flows.
 
@@ -48,6 +50,9 @@ class Orders:
         as its key) the intent is recorded before sending and the outcome after: an
         order the journal knows as created is returned without a request, one whose
         outcome is unknown raises `OrderOutcomeUnknownError` unless ``resend_unknown``.
+
+        Every call also takes ``extra_headers=``, ``extra_query=`` and ``extra_body=``
+        (merged last into the request as sent; ``extra_body`` is journaled with it).
         """
         if journal is not None:
             arguments = {
@@ -60,7 +65,7 @@ class Orders:
                 "status_notification_url": status_notification_url,
             }
             return await create_journaled(
-                self._client, journal, arguments, resend_unknown=resend_unknown
+                self._client, journal, arguments, resend_unknown=resend_unknown, options=options
             )
         request = _endpoints.create_order(
             recipient=recipient,
@@ -71,28 +76,36 @@ class Orders:
             custom_data=custom_data,
             status_notification_url=status_notification_url,
         )
-        return await self._client._call(request, Order)
+        return await self._client._call(with_options(request, options), Order)
 
     async def approve(
         self,
         order_id: str,
         *,
         shipment_id: str | None = None,
-        shipment_method: ShipmentMethod | int | None = None,
+        shipment_method: ShipmentMethod | int | str | None = None,
+        **options: Unpack[BodyOptions],
     ) -> Order:
-        """Approve a QUOTE order with one of its shipments (``PATCH /v1/orders/{id}``)."""
+        """Approve a QUOTE order with one of its shipments (``PATCH /v1/orders/{id}``).
+
+        ``shipment_method`` is a `ShipmentMethod` or its number (sent as
+        ``shipmentMethodId``) or the reference's label (``"cheapest"``, sent as
+        ``shipmentMethod``).
+        """
         request = _endpoints.approve_order(
             order_id, shipment_id=shipment_id, shipment_method=shipment_method
         )
+        return await self._client._call(with_options(request, options), Order)
+
+    async def cancel(self, order_id: str, **options: Unpack[BodyOptions]) -> Order:
+        """Cancel an order that is not yet in production (``PATCH /v1/orders/{id}``)."""
+        request = with_options(_endpoints.cancel_order(order_id), options)
         return await self._client._call(request, Order)
 
-    async def cancel(self, order_id: str) -> Order:
-        """Cancel an order that is not yet in production (``PATCH /v1/orders/{id}``)."""
-        return await self._client._call(_endpoints.cancel_order(order_id), Order)
-
-    async def get(self, order_id: str) -> Order:
+    async def get(self, order_id: str, **options: Unpack[RequestOptions]) -> Order:
         """Return an order with its current status (``GET /v1/orders/{id}``)."""
-        return await self._client._call(_endpoints.get_order(order_id), Order)
+        request = with_options(_endpoints.get_order(order_id), options)
+        return await self._client._call(request, Order)
 
     def create_many(
         self,

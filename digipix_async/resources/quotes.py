@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from digipix_async import _endpoints
+from digipix_async._options import BodyOptions, with_options
 from digipix_async.models import QuoteItem, ShippingOption
 from digipix_async.resources._base import Caller, throttle_counter
 from digipix_async.resources._bulk import DEFAULT_CONCURRENCY, BulkRun, run_bulk
@@ -20,13 +21,17 @@ class Quotes:
         self._client = client
 
     async def create(
-        self, *, zip_code: str, items: Sequence[QuoteItem | Mapping[str, Any]]
+        self,
+        *,
+        zip_code: str,
+        items: Sequence[QuoteItem | Mapping[str, Any]],
+        **options: Unpack[BodyOptions],
     ) -> list[ShippingOption]:
         """Return the shipping options for ``items`` sent to ``zip_code`` (``POST /v1/quote``).
 
         Each option's ``id`` can be passed to ``orders.create(shipment_id=...)``.
         """
-        request = _endpoints.create_quote(zip_code=zip_code, items=items)
+        request = with_options(_endpoints.create_quote(zip_code=zip_code, items=items), options)
         return await self._client._call(request, list[ShippingOption])
 
     def create_many(
