@@ -28,7 +28,6 @@ from digipix_async.cli._output import (
     error_json,
     mapping_rows,
     print_json,
-    reached_server,
     to_json,
 )
 from digipix_async.cli._rows import RowError, decode_line, lines
@@ -103,7 +102,6 @@ class _Job:
         self.reporter = reporter
         self.summary = Summary("order")
         self.unknown = 0
-        self.reached = 0  # orders whose create reached the server
         self.in_flight: dict[int, tuple[int, str]] = {}
 
     async def requests(self, path: str, stopping: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
@@ -152,10 +150,8 @@ class _Job:
     def result(self, index: int, order: Any, error: BaseException | None) -> None:
         line, partner_order_id = self.in_flight.pop(index)
         if error is None:
-            self.reached += 1
             self.report(line, partner_order_id, to_json(order), None)
             return
-        self.reached += reached_server(error)
         if isinstance(error, OrderOutcomeUnknownError):
             self.unknown += 1
         self.report(line, partner_order_id, None, error_json(error))
@@ -190,7 +186,7 @@ async def _create_bulk(
         except asyncio.CancelledError:
             if interrupt.presses < 2:
                 raise  # not ours: let it end the run
-        job.summary.retried = requests_sent.retried(job.reached)
+        job.summary.retried = requests_sent.retried()
         job.summary.interrupted = interrupt.presses > 0
     summary = job.summary
     if settings.as_json:

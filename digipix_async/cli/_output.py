@@ -39,7 +39,6 @@ __all__ = [
     "order_table",
     "print_json",
     "product_table",
-    "reached_server",
     "to_json",
 ]
 
@@ -73,11 +72,6 @@ def _drop_empty_extra(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_drop_empty_extra(item) for item in value]
     return value
-
-
-def reached_server(error: BaseException | None) -> bool:
-    """Tell whether a failed input sent at least one request (not refused client-side)."""
-    return getattr(error, "attempts", 0) > 0
 
 
 def error_json(error: BaseException | None) -> dict[str, Any]:
@@ -152,41 +146,36 @@ def order_table(order: Order) -> Table:
 
 
 class RequestCounter(logging.Handler):
-    """Count the API requests the SDK sent, from its per-attempt DEBUG records.
+    """Count the requests the SDK sent again, from its WARNING records of retries.
 
-    A bulk job's "retried" is then the requests sent beyond one per input that
-    reached the server: the client's own retries and the inputs a bulk run put
-    back after a 429 alike. Attached to the ``digipix_async`` logger for one
-    command; the logger is lowered to DEBUG only when nobody chose its level
-    (``DIGIPIX_LOG`` unset), and this handler prints nothing.
+    Each retry the client decides (and each input a bulk run puts back after a
+    429) is one WARNING record carrying ``retry_wait``: a bulk job's "retried" is
+    their number. Attached to the ``digipix_async`` logger for one command; the
+    logger's level is left alone (WARNING records pass unless a user silenced the
+    SDK with DIGIPIX_LOG, and then "retried" reads 0), and this handler prints
+    nothing.
     """
 
     def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.sent = 0
+        super().__init__(logging.WARNING)
+        self.sent_again = 0
         self._logger = logging.getLogger("digipix_async")
-        self._level = self._logger.level
 
     def emit(self, record: logging.LogRecord) -> None:
-        # One record per attempt sent; the "retrying in" warnings carry retry_wait.
-        # The token request is no input's request: count the API calls only.
-        sent = isinstance(getattr(record, "attempt", None), int)
-        if sent and not hasattr(record, "retry_wait"):
-            self.sent += not str(getattr(record, "path", "")).endswith("/token")
+        # The token request's own retries are no input's: count the API calls only.
+        if hasattr(record, "retry_wait"):
+            self.sent_again += not str(getattr(record, "path", "")).endswith("/token")
 
-    def retried(self, reached: int) -> int:
-        """Return the requests sent again, given how many inputs reached the server."""
-        return max(0, self.sent - reached)
+    def retried(self) -> int:
+        """Return how many requests were sent again (retries and put-back inputs)."""
+        return self.sent_again
 
     def __enter__(self) -> RequestCounter:
         self._logger.addHandler(self)
-        if self._level == logging.NOTSET:
-            self._logger.setLevel(logging.DEBUG)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._logger.removeHandler(self)
-        self._logger.setLevel(self._level)
 
 
 @attrs.define

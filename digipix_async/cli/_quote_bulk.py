@@ -26,7 +26,6 @@ from digipix_async.cli._output import (
     Summary,
     error_json,
     print_json,
-    reached_server,
     to_json,
 )
 from digipix_async.cli._results import OutputFileError, ResultFile
@@ -59,7 +58,6 @@ class _Job:
         self.reporter = reporter
         self.summary = Summary("cart")
         self.in_flight: dict[int, str] = {}  # create_many's index -> cart id
-        self.reached = 0  # carts whose quote reached the server
 
     async def requests(self, carts: Any, stopping: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
         """Yield the quote requests of the carts not answered yet; record the bad ones."""
@@ -99,7 +97,6 @@ class _Job:
         cart_id = self.in_flight.pop(index)
         self.results.write_ok(cart_id, [to_json(option) for option in options or ()])
         self.summary.ok += 1
-        self.reached += 1
         self.reporter.advance()
 
     def failed(self, index: int, error: BaseException | None) -> None:
@@ -107,7 +104,6 @@ class _Job:
         cart_id = self.in_flight.pop(index)
         self.results.write_failed(cart_id, error_json(error))
         self.summary.failed += 1
-        self.reached += reached_server(error)
         self.reporter.advance()
 
 
@@ -137,7 +133,7 @@ async def _quote_bulk(
         except asyncio.CancelledError:
             if interrupt.presses < 2:
                 raise  # not ours: let it end the run
-        job.summary.retried = requests_sent.retried(job.reached)
+        job.summary.retried = requests_sent.retried()
         job.summary.interrupted = interrupt.presses > 0
     summary = job.summary
     if settings.as_json:

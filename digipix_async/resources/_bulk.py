@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from digipix_async._errors import RateLimitError
+from digipix_async._log import log
 from digipix_async.resources._bulk_result import BulkResult
 from digipix_async.resources._concurrency import AdaptiveWindow
 
@@ -268,6 +269,14 @@ class _Core(Generic[T]):
                 # created): the input goes back and is tried once the server allows.
                 wait = min(getattr(error, "retry_after", None) or 0.0, _MAX_PUT_BACK_WAIT)
                 not_before = asyncio.get_running_loop().time() + wait
+                log.warning(
+                    "bulk input %d refused with 429 (try %d of %d), put back for %.3f s",
+                    item.position,
+                    item.tries + 1,
+                    self._retries,
+                    wait,
+                    extra={"input": item.position, "retry_wait": wait},
+                )
                 self._put_back.append(item._replace(tries=item.tries + 1, not_before=not_before))
             elif self._stopped or (self._drain and task.cancelled()):
                 # Nobody reads it, or nobody will: a create cancelled from outside is
