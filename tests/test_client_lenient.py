@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 import pytest
 from samples import ORDER_APPROVED
 
-from digipix_async import APIResponseValidationError, DigipixClient
+from digipix_async import APIResponseValidationError, DigipixClient, testing
 from digipix_async._lenient import reset_warnings
 from digipix_async._sansio import Response
 
@@ -22,17 +22,6 @@ def drifted_order() -> bytes:
     return json.dumps(order).encode()
 
 
-class Scripted:
-    def __init__(self, *answers: Response) -> None:
-        self.answers = list(answers)
-
-    async def send(self, method: str, url: str, **_: object) -> Response:
-        return self.answers.pop(0)
-
-    async def aclose(self) -> None:
-        return None
-
-
 @pytest.fixture(autouse=True)
 def fresh_warnings() -> Iterator[None]:
     reset_warnings()
@@ -41,11 +30,17 @@ def fresh_warnings() -> Iterator[None]:
 
 
 def client(strict: bool, *answers: Response) -> DigipixClient:
+    script = [TOKEN, *answers]
+
+    def handler(request: testing.MockRequest) -> testing.Response:
+        answer = script.pop(0)
+        return testing.Response(answer.status, headers=answer.headers, body=answer.body)
+
     return DigipixClient(
         "abc123",
         "secret-x",
         base_url="http://api.test",
-        transport=Scripted(TOKEN, *answers),
+        transport=testing.MockTransport(handler),
         strict_responses=strict,
     )
 

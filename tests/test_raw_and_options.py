@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
 from samples import ORDER_APPROVED
 
-from digipix_async import APIResponse, APIResponseValidationError, DigipixClient, ValidationError
+from digipix_async import (
+    APIResponse,
+    APIResponseValidationError,
+    DigipixClient,
+    ValidationError,
+    testing,
+)
 from digipix_async._errors import NotFoundError, OrderOutcomeUnknownError
 from digipix_async._sansio import Response
 from digipix_async.models import Order, Product
@@ -28,30 +33,15 @@ RECIPIENT = {
 ITEMS = [{"product_id": "photobook", "quantity": 1}]
 
 
-class ScriptedTransport:
-    def __init__(self, answers: list[Response]) -> None:
-        self.answers = answers
-        self.sent: list[dict[str, Any]] = []
+def client_with(*answers: Response) -> tuple[DigipixClient, testing.MockTransport]:
+    """A client whose requests get ``answers`` in turn (after the token's)."""
+    script = [TOKEN, *answers]
 
-    async def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        connect: float,
-        read: float | None,
-    ) -> Response:
-        self.sent.append({"method": method, "url": url, "headers": dict(headers), "body": body})
-        return self.answers.pop(0)
+    def handler(request: testing.MockRequest) -> testing.Response:
+        answer = script.pop(0)
+        return testing.Response(answer.status, headers=answer.headers, body=answer.body)
 
-    async def aclose(self) -> None:
-        return None
-
-
-def client_with(*answers: Response) -> tuple[DigipixClient, ScriptedTransport]:
-    transport = ScriptedTransport([TOKEN, *answers])
+    transport = testing.MockTransport(handler)
     client = DigipixClient("abc123", SECRET, base_url="http://api.test", transport=transport)
     return client, transport
 
@@ -96,10 +86,10 @@ async def test_extra_query_and_headers_reach_the_wire() -> None:
         await client.products.list(
             extra_query={"page": 2, "lang": "pt-BR"}, extra_headers={"X-Trace": "abc"}
         )
-    sent = transport.sent[1]
-    assert sent["url"] == "http://api.test/v1/products?page=2&lang=pt-BR"
-    assert sent["headers"]["X-Trace"] == "abc"
-    assert sent["headers"]["Authorization"] == "Bearer tok-1"
+    sent = transport.requests[1]
+    assert sent.url == "http://api.test/v1/products?page=2&lang=pt-BR"
+    assert sent.headers["X-Trace"] == "abc"
+    assert sent.headers["Authorization"] == "Bearer tok-1"
 
 
 @pytest.mark.parametrize(
@@ -121,7 +111,7 @@ async def test_bad_escape_hatches_are_refused_before_anything_is_sent(
         with pytest.raises(ValidationError) as caught:
             await client.products.list(**options)
     assert caught.value.field == field
-    assert transport.sent == []
+    assert transport.requests == []
 
 
 @pytest.mark.parametrize(
@@ -143,7 +133,7 @@ async def test_a_created_order_whose_answer_cannot_be_read_says_it_was_created(
     assert error.request_id == "r-1"
     assert "WAS CREATED" in str(error)
     assert error.order_id == ("ord-77" if b"ord-77" in body else None)
-    assert len(transport.sent) == 2  # never resent
+    assert len(transport.requests) == 2  # never resent
 
 
 async def test_a_2xx_echoing_the_secret_is_redacted_in_the_error() -> None:
@@ -168,7 +158,7 @@ async def test_extra_body_is_merged_last_into_a_create_order_as_sent() -> None:
             partner_order_id="INV-1",
             extra_body={"coupon": "X1", "partnerOrderID": "INV-1-fixed"},
         )
-    body = json.loads(transport.sent[1]["body"])
+    body = json.loads(transport.requests[1].body)
     assert body["coupon"] == "X1"
     assert body["partnerOrderID"] == "INV-1-fixed"  # last wins: a wire name corrected
     assert body["shipmentMethod"] == "cheapest"  # the reference's label form
@@ -197,12 +187,12 @@ async def test_every_resource_method_takes_the_escape_hatches() -> None:
         await client.orders.approve("abc", shipment_id="s-1", **body)
         await client.orders.cancel("abc", **body)
         await client.orders.create(recipient=RECIPIENT, items=ITEMS, **body)
-    for sent in transport.sent[1:]:
-        assert sent["headers"]["X-A"] == "1"
-        assert sent["url"].endswith("?q=2")
-        if sent["body"] is not None:
-            assert json.loads(sent["body"])["x"] == 3
-    assert len(transport.sent) == 8
+    for sent in transport.requests[1:]:
+        assert sent.headers["X-A"] == "1"
+        assert sent.url.endswith("?q=2")
+        if sent.body is not None:
+            assert json.loads(sent.body)["x"] == 3
+    assert len(transport.requests) == 8
 
 
 async def test_with_raw_response_covers_every_resource_method() -> None:
@@ -242,7 +232,7 @@ async def test_with_raw_response_refuses_a_journal(tmp_path: Any) -> None:
             await client.with_raw_response.orders.create(
                 recipient=RECIPIENT, items=ITEMS, partner_order_id="P-1", journal=journal
             )
-    assert transport.sent == []
+    assert transport.requests == []
 
 
 async def test_the_journal_hashes_the_body_with_its_extra_body(tmp_path: Any) -> None:
@@ -257,5 +247,5 @@ async def test_the_journal_hashes_the_body_with_its_extra_body(tmp_path: Any) ->
             await client.orders.create(**order, journal=journal, extra_body={"coupon": "B"})
     assert again.id == "skR3yfgC9AfpDq6ixDzt"  # from the journal, no request
     assert caught.value.field == "partner_order_id"
-    assert len(transport.sent) == 2  # the token and one create
-    assert json.loads(transport.sent[1]["body"])["coupon"] == "A"
+    assert len(transport.requests) == 2  # the token and one create
+    assert json.loads(transport.requests[1].body)["coupon"] == "A"
