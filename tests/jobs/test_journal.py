@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import sqlite3
@@ -37,7 +38,7 @@ def journal_threads() -> list[threading.Thread]:
 
 def row(path: Path, partner_order_id: str) -> tuple[Any, ...] | None:
     """Read an entry as another process would: a connection of its own."""
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         found: tuple[Any, ...] | None = db.execute(
             "SELECT state, order_id, body_sha256 FROM orders WHERE partner_order_id = ?",
             (partner_order_id,),

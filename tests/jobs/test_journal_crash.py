@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -47,7 +48,7 @@ JOB = textwrap.dedent(
 
 
 def journal_states(path: Path) -> dict[str, str]:
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:
         return dict(db.execute("SELECT partner_order_id, state FROM orders").fetchall())
 
 
