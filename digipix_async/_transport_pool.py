@@ -31,6 +31,7 @@ from typing import Any
 import aiohttp
 
 from digipix_async._errors import APIConnectionError
+from digipix_async._loop_end import park
 
 __all__ = ["LoopPool"]
 
@@ -86,7 +87,7 @@ class LoopPool:
             self.tidy()  # the pool of a loop that is gone (or was shut down)
             session = self._open_session()
             keeper = _keep(session)
-            _park(keeper)
+            park(keeper)
             self.session, self.loop, self._keeper = session, loop, keeper
             return session
 
@@ -128,17 +129,6 @@ async def _keep(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
     finally:
         if not session.closed:
             await session.close()
-
-
-def _park(keeper: AsyncGenerator[None, None]) -> None:
-    # Starting the generator registers it with the running loop's asyncgen hooks
-    # (so ``shutdown_asyncgens`` finalises it). It parks at once, so this needs no await.
-    step = keeper.asend(None)
-    try:
-        step.send(None)
-    except StopIteration:
-        return
-    raise AssertionError("the keeper must park at its first yield")  # pragma: no cover
 
 
 async def _close_keeper(keeper: AsyncGenerator[None, None]) -> None:

@@ -292,3 +292,39 @@ async def test_an_early_exit_closes_the_input(on_exit: Any) -> None:
     await asyncio.sleep(0)  # an async generator is closed by a task of its own
 
     assert sorted(closed) == ["async", "sync"]
+
+
+def test_results_nobody_read_are_handed_over_when_the_loop_ends() -> None:
+    """A consumer cancelled at asyncio.run's end, its run still referenced: handed over.
+
+    asyncio.run cancels the consumer while it waits; the calls that had finished
+    sit unread. The loop's end (shutdown_asyncgens) stops the run, so each is
+    handed over rather than lost (found on Python 3.12 and 3.13 by the soak).
+    """
+    handed: list[int] = []
+    kept: list[Any] = []
+
+    async def call(n: int) -> int:
+        await asyncio.sleep(0.01 * n)
+        return n
+
+    async def main() -> None:
+        results = run_bulk(
+            call,
+            ({"n": n} for n in range(6)),
+            concurrency=6,
+            on_exit="drain",
+            hand_over=lambda result, kwargs: handed.append(kwargs["n"]),
+        )
+        kept.append(results)  # still referenced after the loop: no finalizer to help
+
+        async def consume() -> None:
+            async for _ in results:
+                await asyncio.sleep(3600)  # reads one, then is still busy at the end
+
+        asyncio.create_task(consume())  # noqa: RUF006 - asyncio.run ends it
+        await asyncio.sleep(0.2)  # every call has finished by now
+
+    asyncio.run(main())
+    assert sorted(handed) == [1, 2, 3, 4, 5]  # all but the one the consumer read
+    assert sorted(r.index for r in kept[0].handed_over) == [1, 2, 3, 4, 5]

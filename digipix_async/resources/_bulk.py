@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Awaitable,
@@ -39,6 +40,8 @@ from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from digipix_async._errors import RateLimitError
 from digipix_async._log import log
+from digipix_async._loop_end import park, unpark
+from digipix_async.resources._bulk_calls import at_loop_end, one, retrieved
 from digipix_async.resources._bulk_result import BulkResult
 from digipix_async.resources._concurrency import AdaptiveWindow
 
@@ -183,6 +186,8 @@ class _Core(Generic[T]):
         self._put_back: list[_Input] = []
         self._wake: asyncio.Event | None = None
         self._drained: asyncio.Future[None] | None = None
+        # Stops the run at the event loop's end, should nobody else (see _loop_end).
+        self._keeper: AsyncGenerator[None, None] | None = None
 
     # -- the consumer's side -----------------------------------------------------------
 
@@ -197,6 +202,7 @@ class _Core(Generic[T]):
                 break
             if not self._running and not self._put_back and self._exhausted:
                 self._stopped = True
+                self._release_keeper()
                 raise StopAsyncIteration
             await self._sleep(wake)
         return self._ready.pop(0)[0]
@@ -251,7 +257,13 @@ class _Core(Generic[T]):
     # -- the calls ----------------------------------------------------------------------
 
     def _start(self, item: _Input) -> None:
-        task = asyncio.create_task(_one(self.call, item.position, item.kwargs))
+        if self._keeper is None and self._drain:
+            # A consumer that is cancelled at the loop's end (asyncio.run returning)
+            # while it still holds the run never stops it: the loop's end does, and
+            # what finished unread is handed over instead of sitting in _ready.
+            self._keeper = at_loop_end(self)
+            park(self._keeper)
+        task = asyncio.create_task(one(self.call, item.position, item.kwargs))
         self._running[task] = item
         _IN_FLIGHT.add(task)
         task.add_done_callback(_IN_FLIGHT.discard)
@@ -309,12 +321,14 @@ class _Core(Generic[T]):
 
     # -- stopping -----------------------------------------------------------------------
 
-    def stop(self) -> None:
+    def stop(self, *, close_source: bool = True) -> None:
         """Read no more input; hand over what waits; cancel calls unless draining."""
         if self._stopped:
             return
         self._stopped = True
-        self._close_source()
+        self._release_keeper()
+        if close_source:
+            self._close_source()
         waiting, self._ready = self._ready, []
         for result, kwargs in waiting:
             self._give(result, kwargs)
@@ -349,6 +363,11 @@ class _Core(Generic[T]):
         if interrupted:
             raise asyncio.CancelledError
 
+    def _release_keeper(self) -> None:
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            unpark(keeper)
+
     def _close_source(self) -> None:
         iterator, self._exhausted = self._iterator, True
         # Generators (sync or async) have a close; other iterators have nothing to close.
@@ -359,22 +378,6 @@ class _Core(Generic[T]):
                 task = asyncio.get_running_loop().create_task(aclose())
                 _IN_FLIGHT.add(task)
                 task.add_done_callback(_IN_FLIGHT.discard)
-                task.add_done_callback(_retrieved)
+                task.add_done_callback(retrieved)
             elif close is not None:
                 close()
-
-
-def _retrieved(task: asyncio.Task[Any]) -> None:
-    # A source still running when closed refuses ("already running"); it is stopped
-    # all the same (its reader is gone), and that is no error worth a traceback.
-    if not task.cancelled():
-        task.exception()
-
-
-async def _one(call: Callable[..., Awaitable[T]], index: int, kwargs: Any) -> BulkResult[T]:
-    try:
-        if not isinstance(kwargs, Mapping):
-            raise TypeError(f"input {index} is {type(kwargs).__name__}, not a mapping")
-        return BulkResult(index, value=await call(**kwargs))
-    except Exception as error:  # one bad input must not abort the batch
-        return BulkResult(index, error=error)
