@@ -75,7 +75,7 @@ def typecheck(session: nox.Session) -> None:
 def user_typing(session: nox.Session) -> None:
     """Users' view of the types: tests/typing under mypy --strict and pyright strict."""
     session.install("-e", ".[test]", "mypy", "pyright")
-    session.run("mypy", "--strict", "tests/typing")
+    session.run("mypy", "--strict", "tests/typing", "examples")
     # strict mode comes from tests/typing/pyrightconfig.json.
     session.run("pyright", "-p", "tests/typing")
 

@@ -72,7 +72,8 @@ class DigipixClient(Pipeline):
         limits sharing this one's pool and token.
 
     Parameters:
-        client_id, client_secret: the partner's credentials (or use `from_env`).
+        client_id: the partner's client id (or use `from_env`).
+        client_secret: the partner's client secret; never shown in a repr, error or log.
         environment: ``"production"`` or ``"sandbox"`` (any case).
         base_url: the server's root instead of an environment's
             (``http://127.0.0.1:8080``); the SDK adds the ``/v1/...`` paths.
