@@ -348,3 +348,57 @@ def retry_waits_off_for_a_whole_module() -> None:
         asyncio.run(sandbox_session())
     finally:
         testing.set_testing(False)
+
+
+# -- what the second wave added: raw answers, escape hatches, limits, stores, jobs -------
+
+
+async def second_wave(client: DigipixClient, redis_url: str) -> None:
+    from digipix_async import APIResponse, MemoryStore, RedisStore
+    from digipix_async.jobs import JOURNAL_KEY, OrderJournal
+
+    raw = await client.with_raw_response.orders.get("o-1")
+    assert_type(raw, APIResponse[Order])
+    status: int = raw.status
+    request_id: str | None = raw.request_id
+    attempts: int = raw.attempts
+    order = raw.parse()
+    assert_type(order, Order)
+    products = (await client.with_raw_response.products.list()).parse()
+    assert_type(products, list[Product])
+
+    await client.orders.get("o-1", extra_headers={"X-Trace": "1"}, extra_query={"expand": "items"})
+    await client.quotes.create(
+        zip_code="01311-100",
+        items=[QuoteItem(product_id="photobook", quantity=1, extra={"finish": "matte"})],
+        extra_body={"coupon": "X1"},
+    )
+    await client.orders.approve("o-1", shipment_method="cheapest")
+
+    shared = RedisStore(redis_url, timeout=0.5)
+    fleet = DigipixClient("id", "secret", rate_limit=20, store=shared)
+    alone = DigipixClient("id", "secret", store=MemoryStore(), strict_responses=True)
+    await fleet.close()
+    await alone.close()
+    await shared.aclose()
+
+    async with OrderJournal("orders.journal") as journal:
+        requests: list[dict[str, Any]] = [{"partner_order_id": "INV-1", "items": []}]
+        async with client.orders.create_many(requests, journal=journal) as results:
+            async for result in results:
+                if result.ok:
+                    assert_type(result.value, Order)
+                else:
+                    assert_type(result.error, Exception)
+        for entry in await journal.unknown():
+            await journal.mark_created(entry.partner_order_id, "order-id")
+        key: str = JOURNAL_KEY
+
+    def handler(request: testing.MockRequest) -> testing.Response:
+        return testing.Response(200, json={"id": "o-1", "status": "APPROVED"})
+
+    mock = testing.MockTransport(handler)
+    async with DigipixClient("id", "secret", transport=mock) as mocked:
+        await mocked.orders.get("o-1")
+    paths: list[str] = [request.path for request in mock.requests]
+    del status, request_id, attempts, key, paths
