@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,40 +15,14 @@ from typing import Any
 if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import report
+from benchmarks import procs, report
 from benchmarks.decode_share import decode_markdown, decode_section
 from benchmarks.fake_server import fake_server
 from benchmarks.machine import machine_info, machine_markdown
 from benchmarks.peers import OPS, PEERS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = procs.REPO
 SMOKE_PEERS = ("sdk", "raw_aiohttp")
-
-
-def _cores() -> tuple[int | None, int | None]:
-    """Return (client core, server core), or Nones when there is one core to use."""
-    try:
-        available = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return None, None
-    if len(available) < 2:
-        return None, None
-    return available[0], available[1]
-
-
-def _child(argv: list[str], timeout: float) -> Any:
-    """Run ``python -m <argv>`` in a fresh process and return its last stdout line as JSON."""
-    done = subprocess.run(
-        [sys.executable, "-m", *argv],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[:3])} failed:\n{done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def peer_order(peers: list[str], repeat: int) -> list[str]:
@@ -76,7 +48,7 @@ def run_peers(args: argparse.Namespace, base_url: str, cpu: int | None) -> list[
                 argv += ["--warmup", str(args.warmup)]
                 if cpu is not None:
                     argv += ["--cpu", str(cpu)]
-                result = _child(argv, timeout)
+                result = procs.child_json(argv, timeout=timeout)
                 result["repeat"] = repeat
                 runs.append(result)
                 print(
@@ -93,7 +65,7 @@ def run_storms(args: argparse.Namespace) -> list[dict[str, Any]]:
     clients = [c for c in ("sdk", "httpx_authlib") if c == "sdk" or c in args.peers]
     argv = ["benchmarks.token_storm", "--calls", str(args.storm_calls)]
     argv += ["--lifetime", str(args.storm_lifetime), "--clients", ",".join(clients)]
-    rows: list[dict[str, Any]] = _child(argv, timeout=900)
+    rows: list[dict[str, Any]] = procs.child_json(argv, timeout=900)
     return rows
 
 
@@ -130,7 +102,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Measure, print the markdown report, write results/latest.{md,json}."""
     args = parse_args(argv)
-    client_cpu, server_cpu = _cores()
+    client_cpu, server_cpu = procs.cores()
     info = machine_info()
     with fake_server(args.server, server_cpu) as (base_url, server_kind):
         print(f"fake server: {server_kind} at {base_url}", file=sys.stderr, flush=True)
