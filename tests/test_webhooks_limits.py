@@ -400,6 +400,9 @@ async def test_a_body_trickling_in_is_answered_408_and_its_connection_closed(
 
         sender = asyncio.create_task(trickle())
         try:
+            # Read late, as a busy sender would: the refusal (at 0.3 s) must still
+            # be readable, not destroyed by a reset while the sender keeps writing.
+            await asyncio.sleep(0.7)
             async with asyncio.timeout(10):  # a safety net, not a speed assertion
                 answer = await reader.read()  # until the server closes the connection
             closed_while_trickling = not sender.done()
@@ -419,6 +422,34 @@ async def test_a_body_trickling_in_is_answered_408_and_its_connection_closed(
     assert closed_while_trickling
     assert calls.events == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_refused_sender_that_keeps_sending_is_hung_up_on() -> None:
+    # After the 408 the server reads and drops the sender's bytes only briefly:
+    # a sender that never stops must not hold the socket open for ever.
+    calls = Calls()
+    async with serve(aiohttp_handler(calls, body_timeout=0.2)) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /digipix HTTP/1.1\r\nHost: x\r\nContent-Length: 8000\r\n\r\n{")
+        hung_up = False
+        try:
+            async with asyncio.timeout(10):  # a safety net, not a speed assertion
+                answer = await reader.read()
+                while not hung_up:
+                    try:
+                        writer.write(b" ")
+                        await writer.drain()
+                    except ConnectionError:
+                        hung_up = True
+                    await asyncio.sleep(0.05)
+        finally:
+            writer.close()
+            with suppress(ConnectionError):
+                await writer.wait_closed()
+
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout")
+    assert hung_up
+    assert calls.events == []
 
 
 async def test_a_sender_hanging_up_mid_body_logs_no_error_and_the_server_keeps_serving(

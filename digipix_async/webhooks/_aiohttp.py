@@ -22,6 +22,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: bytes, so only a sender trickling it (or a slowloris) comes near this.
 DEFAULT_BODY_TIMEOUT: Final = 10.0
 
+#: Seconds a refused slow sender's bytes are still read (and dropped) after
+#: our answer, so that closing does not reset the connection under it.
+_LINGER_AFTER_REFUSAL: Final = 1.0
+
 _TOO_SLOW = Outcome(408, "body too slow")
 _HUNG_UP = Outcome(400, "body incomplete")
 
@@ -51,9 +55,27 @@ async def _answer_and_hang_up(request: web.Request, response: web.Response) -> N
         with suppress(ConnectionError):  # the sender hung up meanwhile: nobody left to tell
             await response.prepare(request)
             await response.write_eof()
+            await _half_close_and_discard(request)
     finally:
-        # The transport flushes the answer before it closes.
         request.protocol.force_close()
+
+
+async def _half_close_and_discard(request: web.Request) -> None:
+    """Send our FIN after the answer, then drop the sender's bytes for a short while.
+
+    Closing a socket with unread input makes the kernel send a reset, and a
+    reset can destroy the answer before the sender reads it: the sender would
+    see "connection reset" instead of our 408. Half-closed, the sender reads
+    the answer and the end of it, and hangs up itself; the wait is bounded.
+    """
+    transport = request.transport
+    if transport is None or not transport.can_write_eof():
+        return  # TLS cannot half-close: the answer is flushed, then the socket closed
+    transport.write_eof()
+    with suppress(TimeoutError):
+        async with asyncio.timeout(_LINGER_AFTER_REFUSAL):
+            while await request.content.readany():
+                pass
 
 
 def aiohttp_handler(
