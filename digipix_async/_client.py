@@ -36,10 +36,7 @@ from digipix_async._fleet import SharedTokens
 from digipix_async._limits import Gate
 from digipix_async._pipeline import Headers, Pipeline, Shared, State
 from digipix_async._raw import APIResponse, RawResponses
-from digipix_async._sansio import (
-    Request,
-    Transport,
-)
+from digipix_async._sansio import Request, Response, Transport
 from digipix_async._transport import AiohttpTransport, user_agent
 from digipix_async.resources import Orders, Products, Quotes
 from digipix_async.stores import Store, namespace_for
@@ -288,6 +285,24 @@ class DigipixClient(Pipeline):
         if _tracing.enabled():
             return self._traced(request, read, False)
         return self._send(request, read)
+
+    def _call_keeping_body(
+        self, request: Request, result_type: type[T]
+    ) -> Coroutine[Any, Any, tuple[T, bytes]]:
+        """`_call`, answering the model and the body it was read from, as received.
+
+        The order journal keeps that body to report the order again on a rerun:
+        the bytes at hand, rather than the model written back out.
+        """
+        self._check_scope(request)
+        read = _converter.response_reader(result_type, self._strict)
+
+        def read_keeping_body(response: Response) -> tuple[T, bytes]:
+            return read(response), response.body
+
+        if _tracing.enabled():
+            return self._traced(request, read_keeping_body, False)
+        return self._send(request, read_keeping_body)
 
     def _check_scope(self, request: Request) -> None:
         self._check_open()

@@ -46,6 +46,7 @@ def with_options(request: Request, options: BodyOptions | RequestOptions) -> Req
         if request.json is None:
             raise ValidationError("extra_body", f"{request.method} {request.path} has no body")
         changes["json"] = merge_extra_body(request.json, extra_body)
+        changes["body"] = None  # any encoding made before is stale now
     extra_query = options.get("extra_query")
     if extra_query:
         changes["path"] = f"{request.path}?{urlencode(_checked_query(extra_query))}"

@@ -171,7 +171,9 @@ class Pipeline:
         """
         total = self._timeout.total
         deadline = time.monotonic() + total
-        body = None if request.json is None else _json.dumps(request.json)
+        body = request.body
+        if body is None and request.json is not None:
+            body = _json.dumps(request.json)
         shared = self._shared
         retries: Retries | None = None
         refreshed = False

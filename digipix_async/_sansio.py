@@ -74,6 +74,9 @@ class Request(NamedTuple):
     partner_order_id: str | None = None
     #: The caller's extra headers (``extra_headers=``), merged last; None for none.
     headers: Mapping[str, str] | None = None
+    #: ``json`` already encoded, by a caller that needed the bytes first (the order
+    #: journal hashes exactly what is sent); None: encoded when sent.
+    body: bytes | None = None
 
     @property
     def needs_token(self) -> bool:

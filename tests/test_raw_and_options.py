@@ -249,3 +249,18 @@ async def test_the_journal_hashes_the_body_with_its_extra_body(tmp_path: Any) ->
     assert caught.value.field == "partner_order_id"
     assert len(transport.requests) == 2  # the token and one create
     assert json.loads(transport.requests[1].body)["coupon"] == "A"
+
+
+def test_extra_body_drops_a_body_encoded_before_it() -> None:
+    # A request may carry its body already encoded (the journal hashes those bytes);
+    # merging extra_body into the JSON must not leave the old bytes to be sent.
+    from digipix_async import _endpoints, _json
+    from digipix_async._options import with_options
+
+    request = _endpoints.create_order(recipient=RECIPIENT, items=ITEMS)
+    encoded = request._replace(body=_json.dumps(request.json))
+    merged = with_options(encoded, {"extra_body": {"coupon": "A"}})
+
+    assert merged.body is None
+    assert merged.json is not None
+    assert merged.json["coupon"] == "A"

@@ -27,7 +27,7 @@ from digipix_async._errors import (
 )
 from digipix_async._log import log
 from digipix_async._options import BodyOptions, with_options
-from digipix_async.jobs._answer import read_answer, write_answer
+from digipix_async.jobs._answer import read_answer
 from digipix_async.jobs._journal import JOURNAL_KEY, OrderJournal
 from digipix_async.jobs._store import Decision, State
 from digipix_async.models import Order
@@ -59,19 +59,22 @@ async def create_journaled(
     request = _endpoints.create_order(**_with_journal_key(arguments, partner_order_id))
     if options:  # the escape hatches are part of the body the journal hashes
         request = with_options(request, options)
-    digest = hashlib.sha256(_json.dumps(request.json)).hexdigest()
+    # Encoded once: the journal hashes the very bytes that are sent.
+    body = _json.dumps(request.json)
+    request = request._replace(body=body)
+    digest = hashlib.sha256(body).hexdigest()
     decision = await journal._begin(partner_order_id, digest, resend_unknown)
     if decision.action == "created":
         return await _known(client, journal, decision)
     if decision.action == "unknown":
         raise _still_unknown(decision)
     try:
-        sending = client._call(request, Order)
+        sending = client._call_keeping_body(request, Order)
     except Exception as error:  # refused before anything was sent (closed, scope)
         await journal._finish(partner_order_id, decision.attempt, "not_created", error=_text(error))
         raise
     try:
-        order = await sending
+        order, answer = await sending
     except asyncio.CancelledError:
         # Not awaited: this task is being cancelled. An intent left without an
         # outcome reads as unknown on a rerun anyway; this only says why.
@@ -85,7 +88,6 @@ async def create_journaled(
             partner_order_id, decision.attempt, state, order_id=order_id, error=_text(error)
         )
         raise
-    answer = write_answer(order)
     try:
         await journal._finish(
             partner_order_id, decision.attempt, "created", order_id=order.id, answer=answer
@@ -127,10 +129,8 @@ async def _known(client: Caller, journal: OrderJournal, decision: Decision) -> O
     if row.answer is not None:
         return read_answer(row.answer)
     # Settled by hand or by a notification: one GET, remembered for the next rerun.
-    order = await client._call(_endpoints.get_order(row.order_id), Order)
-    answer = write_answer(order)
-    if answer is not None:
-        await journal._remember_answer(row.partner_order_id, row.order_id, answer)
+    order, answer = await client._call_keeping_body(_endpoints.get_order(row.order_id), Order)
+    await journal._remember_answer(row.partner_order_id, row.order_id, answer)
     return order
 
 

@@ -17,6 +17,12 @@ class Caller(Protocol):
 
     def _call(self, request: Request, result_type: type[T]) -> Coroutine[Any, Any, T]: ...
 
+    def _call_keeping_body(
+        self, request: Request, result_type: type[T]
+    ) -> Coroutine[Any, Any, tuple[T, bytes]]:
+        """`_call`, also answering the body as received (the order journal keeps it)."""
+        ...
+
     def _throttle_count(self) -> int:
         """Return how many 429 answers the client has seen so far (retried ones included).
 
