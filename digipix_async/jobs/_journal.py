@@ -5,14 +5,13 @@ a connection may not hop threads, so the thread that opens it does every stateme
 Stdlib rather than aiosqlite: aiosqlite is that same design (a thread per
 connection, a queue of calls) as a dependency, and it commits per call; the journal
 needs its own queue anyway, to group the intents of concurrent creates into one
-transaction (group commit: one fsync for all of them, and none is sent before it).
+transaction (group commit: one fsync for all of them, and none is sent before it;
+outcomes are not waited for and ride along: see `_commits`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import os
 import time
 import weakref
@@ -26,6 +25,7 @@ import attrs
 
 from digipix_async._errors import ValidationError
 from digipix_async._log import log
+from digipix_async.jobs._commits import GroupCommit, Worker
 from digipix_async.jobs._store import Begin, Decision, Finish, Row, State, Store
 
 __all__ = ["JOURNAL_KEY", "JournalEntry", "OrderJournal"]
@@ -35,27 +35,6 @@ R = TypeVar("R")
 #: The key the SDK adds to a journaled order's ``customData``, holding its partner
 #: order id: a status notification then names the journal entry it settles.
 JOURNAL_KEY = "digipix_journal_key"
-
-
-class _Worker:
-    """The journal's thread and its connection: closable without the journal itself."""
-
-    def __init__(self) -> None:
-        self.executor: ThreadPoolExecutor | None = None
-        self.store: Store | None = None  # made, used and closed on the executor's thread
-
-    def close_store(self) -> None:
-        if self.store is not None:
-            self.store.close()
-            self.store = None
-
-    def abandon(self) -> None:
-        """Close the connection on its thread and let the thread end (journal dropped)."""
-        executor, self.executor = self.executor, None
-        if executor is not None:
-            with contextlib.suppress(RuntimeError):  # interpreter exit: already shut down
-                executor.submit(self.close_store)
-            executor.shutdown(wait=False)
 
 
 @attrs.frozen
@@ -85,12 +64,11 @@ class OrderJournal:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._path = os.fspath(path)
-        self._worker = _Worker()
+        self._worker = Worker()
         self._opening: asyncio.Task[None] | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
-        self._batch: list[tuple[Begin | Finish, asyncio.Future[Any]]] = []
-        self._flusher: asyncio.Task[None] | None = None
         self._in_flight: set[str] = set()
+        self._commits = GroupCommit(self._worker, self._in_flight.__len__)
         self._idle: asyncio.Event | None = None
         self._closed = False
 
@@ -142,8 +120,7 @@ class OrderJournal:
         if self._in_flight and self._idle is not None:
             await self._idle.wait()  # each create is bounded by its own deadline
         self._closed = True
-        if self._flusher is not None:
-            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._commits.drain()
         executor, self._worker.executor = self._worker.executor, None
         if executor is None:
             return
@@ -160,54 +137,22 @@ class OrderJournal:
             raise RuntimeError(f"{self!r} is closed")
         return await asyncio.get_running_loop().run_in_executor(executor, function, *args)
 
-    async def _use(self, function: Callable[..., R], *args: Any) -> R:
+    async def _use(self, function: Callable[[], R]) -> R:
+        """Run ``function`` on the worker thread after the outcomes queued so far are committed."""
         await self.open()
-        return await self._thread(function, *args)
+        worker = self._worker
+
+        def after_outcomes() -> R:
+            worker.commit([])
+            return function()
+
+        return await self._thread(after_outcomes)
 
     def _db(self) -> Store:
         store = self._worker.store
         if store is None:
             raise RuntimeError(f"{self!r} is closed")
         return store
-
-    # -- group commit -------------------------------------------------------------------
-
-    async def _submit(self, operation: Begin | Finish) -> Any:
-        """Queue ``operation`` for the next transaction and wait until it is committed."""
-        await self.open()
-        if self._closed:
-            raise RuntimeError(f"{self!r} is closed")
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Any] = loop.create_future()
-        self._batch.append((operation, done))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush())
-        return await done
-
-    async def _flush(self) -> None:
-        """Commit everything queued, in one transaction per round, until nothing is."""
-        while self._batch:
-            batch, self._batch = self._batch, []
-            try:
-                results = await self._thread(self._apply, [op for op, _ in batch])
-            except BaseException as error:
-                failure = error if isinstance(error, Exception) else RuntimeError(str(error))
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(failure)
-                if not isinstance(error, Exception):
-                    raise
-                continue
-            for (_, done), result in zip(batch, results, strict=True):
-                if done.done():
-                    continue
-                if isinstance(result, Exception):
-                    done.set_exception(result)
-                else:
-                    done.set_result(result)
-
-    def _apply(self, operations: list[Begin | Finish]) -> list[Any]:
-        return self._db().apply(operations)
 
     # -- what the journaled create uses ------------------------------------------------
 
@@ -224,7 +169,10 @@ class OrderJournal:
             self._idle = asyncio.Event()
         self._idle.clear()
         try:
-            decision: Decision = await self._submit(
+            await self.open()
+            if self._closed:
+                raise RuntimeError(f"{self!r} is closed")
+            decision = await self._commits.intent(
                 Begin(partner_order_id, body_sha256, time.time(), resend)
             )
         except BaseException:
@@ -234,7 +182,7 @@ class OrderJournal:
             self._release(partner_order_id)
         return decision
 
-    async def _finish(
+    def _finish(
         self,
         partner_order_id: str,
         attempt: str,
@@ -244,34 +192,31 @@ class OrderJournal:
         answer: bytes | None = None,
         error: str | None = None,
     ) -> None:
-        """Commit the outcome of a create that was sent, then release its key."""
-        try:
-            operation = Finish(
-                partner_order_id, attempt, state, order_id, answer, error, time.time()
-            )
-            await self._submit(operation)
-        finally:
-            self._release(partner_order_id)
+        """Queue the outcome of a create that was sent, and release its key.
+
+        Committed with a coming round (see `_commits`); a failure to commit it is
+        logged, naming the partner order id.
+        """
+        self._commits.outcome(
+            Finish(partner_order_id, attempt, state, order_id, answer, error, time.time())
+        )
+        self._release(partner_order_id)
 
     def _finish_soon(self, partner_order_id: str, attempt: str, state: State, error: str) -> None:
-        """Queue an outcome on the worker thread without awaiting it (the caller is
-        being cancelled, perhaps by the loop shutting down: no task could be relied on
-        to run). The worker's queue is FIFO, after the intent; `aclose` waits for it."""
+        """`_finish` for a create being cancelled, perhaps by the loop shutting down: no
+        task can be relied on to run, so the worker thread is asked directly (its
+        queue is FIFO, after the intent; `aclose` waits for it)."""
+        self._worker.outcomes.append(
+            Finish(partner_order_id, attempt, state, None, None, error, time.time())
+        )
         self._release(partner_order_id)
-        executor = self._worker.executor
-        if executor is None:
-            return  # closed: the intent stays without outcome, which reads as unknown
-        operation = Finish(partner_order_id, attempt, state, None, None, error, time.time())
-        try:
-            future = executor.submit(self._apply, [operation])
-        except RuntimeError:  # shut down meanwhile: as above
-            return
-        future.add_done_callback(_log_failure)
+        self._worker.commit_soon()
 
     def _release(self, partner_order_id: str) -> None:
         self._in_flight.discard(partner_order_id)
         if not self._in_flight and self._idle is not None:
             self._idle.set()
+        self._commits.poke()  # a round gathering intents may now have them all
 
     async def _remember_answer(self, partner_order_id: str, order_id: str, answer: bytes) -> None:
         await self._use(lambda: self._db().remember_answer(partner_order_id, order_id, answer))
@@ -338,11 +283,6 @@ class OrderJournal:
         """Return the raw entry for ``partner_order_id`` (tests and tools)."""
         row: Row | None = await self._use(lambda: self._db().get(partner_order_id))
         return row
-
-
-def _log_failure(future: concurrent.futures.Future[Any]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("journal: an outcome could not be recorded: %s", future.exception())
 
 
 def _check_id(value: object, field: str) -> None:

@@ -25,7 +25,6 @@ from digipix_async._errors import (
     OrderOutcomeUnknownError,
     ValidationError,
 )
-from digipix_async._log import log
 from digipix_async._options import BodyOptions, with_options
 from digipix_async.jobs._answer import read_answer
 from digipix_async.jobs._journal import JOURNAL_KEY, OrderJournal
@@ -49,7 +48,8 @@ async def create_journaled(
     """Create the order ``arguments`` describe, unless the journal already knows it.
 
     The intent (partner order id, sha256 of the exact body, time) is committed
-    before the request goes; the outcome is committed before this returns.
+    before the request goes; the outcome is queued for the journal's next commit
+    (an intent left without one reads as unknown on a rerun).
     """
     if not isinstance(journal, OrderJournal):
         raise TypeError(f"journal must be an OrderJournal, got {type(journal).__name__}")
@@ -71,7 +71,7 @@ async def create_journaled(
     try:
         sending = client._call_keeping_body(request, Order)
     except Exception as error:  # refused before anything was sent (closed, scope)
-        await journal._finish(partner_order_id, decision.attempt, "not_created", error=_text(error))
+        journal._finish(partner_order_id, decision.attempt, "not_created", error=_text(error))
         raise
     try:
         order, answer = await sending
@@ -84,23 +84,11 @@ async def create_journaled(
         raise
     except Exception as error:
         state, order_id = _failure_state(error)
-        await journal._finish(
+        journal._finish(
             partner_order_id, decision.attempt, state, order_id=order_id, error=_text(error)
         )
         raise
-    try:
-        await journal._finish(
-            partner_order_id, decision.attempt, "created", order_id=order.id, answer=answer
-        )
-    except Exception as error:
-        # The order exists: report it. The intent stays without outcome, which a
-        # rerun reports as unknown (never as something to send again).
-        log.warning(
-            "journal: order %s (partner order id %r) was created but could not be recorded: %s",
-            order.id,
-            partner_order_id,
-            error,
-        )
+    journal._finish(partner_order_id, decision.attempt, "created", order_id=order.id, answer=answer)
     return order
 
 

@@ -1,0 +1,234 @@
+"""Group commit: which intents and outcomes share a transaction, and what waits for what.
+
+A store that records each transaction stands in for SQLite; the worker thread is
+real. The waits are patched long (60 s) where a test shows that something does
+NOT wait for them: the safety timeout would fail it otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samples import ITEMS, RECIPIENT
+
+from digipix_async import DigipixClient
+from digipix_async.jobs import OrderJournal, _commits
+from digipix_async.jobs._commits import GroupCommit, Worker
+from digipix_async.jobs._store import Begin, Decision, Finish, Store
+from digipix_async.sandbox import SandboxServer
+
+SAFETY = 10  # seconds: a safety net, never a speed assertion
+
+
+class RecordingStore:
+    """Each `apply` call is one transaction: remember what it held."""
+
+    def __init__(self) -> None:
+        self.transactions: list[list[str]] = []
+        self.committed = threading.Event()
+
+    def apply(self, operations: list[Begin | Finish]) -> list[Any]:
+        self.committed.set()
+        self.transactions.append(
+            [
+                f"{'intent' if isinstance(op, Begin) else 'outcome'} {op.partner_order_id}"
+                for op in operations
+            ]
+        )
+        return [
+            Decision("send", "a1", None) if isinstance(op, Begin) else True for op in operations
+        ]
+
+    def close(self) -> None:
+        pass
+
+
+def intent(key: str) -> Begin:
+    return Begin(key, "0" * 64, time.time(), False)
+
+
+def outcome(key: str) -> Finish:
+    return Finish(key, "a1", "created", "o-" + key, b"{}", None, time.time())
+
+
+class InFlight:
+    """How many creates hold a key (the journal's count), set by the test."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def __call__(self) -> int:
+        return self.count
+
+
+@pytest.fixture
+def patient(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every wait 60 s: a test passing in time shows that nothing waited."""
+    monkeypatch.setattr(_commits, "GATHER_FOR", 60.0)
+    monkeypatch.setattr(_commits, "OUTCOMES_WAIT", 60.0)
+
+
+@pytest.fixture
+def store() -> RecordingStore:
+    return RecordingStore()
+
+
+@pytest.fixture
+async def worker(store: RecordingStore) -> AsyncIterator[Worker]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    worker = Worker()
+    worker.executor = ThreadPoolExecutor(1)
+    worker.store = store  # type: ignore[assignment]
+    yield worker
+    worker.executor.shutdown(wait=True)
+
+
+async def test_a_lone_intent_is_committed_at_once(
+    patient: None, worker: Worker, store: RecordingStore
+) -> None:
+    commits = GroupCommit(worker, InFlight(1))
+    async with asyncio.timeout(SAFETY):
+        decision = await commits.intent(intent("p1"))
+    assert decision.action == "send"
+    assert store.transactions == [["intent p1"]]
+
+
+async def test_intents_of_creates_on_the_wire_are_gathered_into_one_commit(
+    patient: None, worker: Worker, store: RecordingStore
+) -> None:
+    commits = GroupCommit(worker, InFlight(3))
+    async with asyncio.timeout(SAFETY):
+        first = asyncio.create_task(commits.intent(intent("p1")))
+        await asyncio.sleep(0.02)  # the round is waiting for the other two
+        second = asyncio.create_task(commits.intent(intent("p2")))
+        await asyncio.sleep(0.02)
+        third = asyncio.create_task(commits.intent(intent("p3")))
+        await asyncio.gather(first, second, third)
+    assert store.transactions == [["intent p1", "intent p2", "intent p3"]]
+
+
+async def test_a_gathering_round_goes_when_a_create_on_the_wire_ends(
+    patient: None, worker: Worker, store: RecordingStore
+) -> None:
+    in_flight = InFlight(2)
+    commits = GroupCommit(worker, in_flight)
+    async with asyncio.timeout(SAFETY):
+        waiting = asyncio.create_task(commits.intent(intent("p1")))
+        await asyncio.sleep(0.02)
+        assert store.transactions == []  # p2 is on the wire: its successor may come
+        in_flight.count = 1  # p2 ended without a successor
+        commits.poke()
+        await waiting
+    assert store.transactions == [["intent p1"]]
+
+
+async def test_gathering_is_bounded(
+    monkeypatch: pytest.MonkeyPatch, worker: Worker, store: RecordingStore
+) -> None:
+    monkeypatch.setattr(_commits, "GATHER_FOR", 0.05)
+    commits = GroupCommit(worker, InFlight(5))  # four others on the wire, none coming
+    async with asyncio.timeout(SAFETY):
+        await commits.intent(intent("p1"))
+    assert store.transactions == [["intent p1"]]
+
+
+async def test_an_outcome_is_not_waited_for_and_rides_with_the_next_intent(
+    patient: None, worker: Worker, store: RecordingStore
+) -> None:
+    commits = GroupCommit(worker, InFlight(1))
+    commits.outcome(outcome("p1"))  # returns at once: nobody waits for an outcome
+    await asyncio.sleep(0.02)
+    assert store.transactions == []
+    async with asyncio.timeout(SAFETY):
+        await commits.intent(intent("p2"))
+    assert store.transactions == [["outcome p1", "intent p2"]]  # outcome first
+
+
+async def test_outcomes_alone_are_committed_after_a_while(
+    monkeypatch: pytest.MonkeyPatch, worker: Worker, store: RecordingStore
+) -> None:
+    monkeypatch.setattr(_commits, "OUTCOMES_WAIT", 0.05)
+    commits = GroupCommit(worker, InFlight(0))
+    commits.outcome(outcome("p1"))
+    commits.outcome(outcome("p2"))
+    assert await asyncio.to_thread(store.committed.wait, SAFETY)
+    assert store.transactions == [["outcome p1", "outcome p2"]]
+
+
+async def test_drain_commits_what_is_queued_without_waiting(
+    patient: None, worker: Worker, store: RecordingStore
+) -> None:
+    commits = GroupCommit(worker, InFlight(0))
+    commits.outcome(outcome("p1"))
+    async with asyncio.timeout(SAFETY):
+        await commits.drain()
+    assert store.transactions == [["outcome p1"]]
+
+
+async def test_a_failed_commit_fails_its_intents_and_logs_its_outcomes(
+    patient: None, worker: Worker, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Full(RecordingStore):
+        def apply(self, operations: list[Begin | Finish]) -> list[Any]:
+            raise OSError("disk full")
+
+    worker.store = Full()  # type: ignore[assignment]
+    commits = GroupCommit(worker, InFlight(1))
+    commits.outcome(outcome("p1"))
+    async with asyncio.timeout(SAFETY):
+        with pytest.raises(OSError, match="disk full"):
+            await commits.intent(intent("p2"))
+    [record] = [r for r in caplog.records if "could not be recorded" in r.getMessage()]
+    assert "'p1' (created, order o-p1)" in record.getMessage()
+    assert "disk full" in record.getMessage()
+
+
+# -- with the real journal ---------------------------------------------------------------
+
+
+@pytest.fixture
+def transactions(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Record each transaction the journal's store commits."""
+    seen: list[list[str]] = []
+    apply = Store.apply
+
+    def recording(self: Store, operations: list[Begin | Finish]) -> list[Any]:
+        seen.append([type(op).__name__ for op in operations])
+        return apply(self, operations)
+
+    monkeypatch.setattr(Store, "apply", recording)
+    return seen
+
+
+async def test_one_commit_per_create_when_creates_come_one_at_a_time(
+    patient: None, tmp_path: Path, transactions: list[list[str]]
+) -> None:
+    # Before, each create waited for two commits: its intent's and its outcome's.
+    async with SandboxServer() as sandbox, OrderJournal(tmp_path / "j.db") as journal:
+        client = DigipixClient(sandbox.client_id, sandbox.client_secret, base_url=sandbox.base_url)
+        async with client, asyncio.timeout(SAFETY):
+            for number in range(5):
+                await client.orders.create(
+                    recipient=RECIPIENT, items=ITEMS, partner_order_id=f"p{number}", journal=journal
+                )
+            assert [state for state in await _states(journal, 5)] == ["created"] * 5
+    assert transactions == [
+        ["Begin"],
+        ["Finish", "Begin"],
+        ["Finish", "Begin"],
+        ["Finish", "Begin"],
+        ["Finish", "Begin"],
+        ["Finish"],  # committed by the read above, before it read
+    ]
+
+
+async def _states(journal: OrderJournal, count: int) -> list[str]:
+    rows = [await journal._row(f"p{number}") for number in range(count)]
+    return [row.state if row is not None else "missing" for row in rows]
