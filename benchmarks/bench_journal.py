@@ -1,7 +1,7 @@
 """What the order journal costs per order: journaled vs plain ``orders.create_many``.
 
-``python -m benchmarks.bench_journal [--orders 2000] [--repeats 5] [--concurrency 16,1]``
-(``--smoke``: 50 orders, 1 repeat, seconds).
+``python -m benchmarks.bench_journal [--orders 2000] [--repeats 5] [--concurrency 16,1]
+[--latency 0.05]`` (``--smoke``: 50 orders, 1 repeat, seconds).
 
 Issue 14 asks that writing an order's intent before it is sent and its outcome after
 (`digipix_async.jobs.OrderJournal`, SQLite in WAL mode, one fsync per group commit)
@@ -13,6 +13,10 @@ that warms up with ``--warmup`` (100) unjournaled creates, then times ``--orders
 - ``plain``: ``client.orders.create_many(orders, concurrency=C)``;
 - ``journaled``: the same with ``journal=OrderJournal(path)``, the file in a new temp
   dir on the machine's disk (opened before the clock starts).
+
+``--latency`` makes the sandbox answer every request that many seconds later, as a
+real API's create (tens to hundreds of ms) would: the journal's cost against the
+call's cost as a job sees it.
 
 CPU is the client process's user + system time (``getrusage(RUSAGE_SELF)``: the
 journal's SQLite thread included) over the timed loop; wall is the loop's clock
@@ -153,7 +157,8 @@ def markdown(rows: list[dict[str, Any]], args: Any) -> str:
         f"Measured {stamp()}",
         "",
         f"{args.orders} orders per run after {args.warmup} warm-up creates, {args.repeats} "
-        "repeat(s) interleaved in fresh processes; median (min-max); ratios within a repeat.",
+        "repeat(s) interleaved in fresh processes; median (min-max); ratios within a repeat; "
+        f"the sandbox adds {1000 * args.latency:g} ms to every answer.",
         "",
         "| concurrency | variant | wall µs/order | client CPU µs/order | user / sys µs "
         "| journaled / plain, wall | journaled / plain, CPU | CPU added µs/order | failed |",
@@ -180,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--concurrency", default="16,1", help="comma-separated levels")
     parser.add_argument("--warmup", type=int, default=WARMUP, help="unjournaled creates first")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds the sandbox adds to every answer (a real API's create takes longer)",
+    )
     parser.add_argument("--json", type=Path, help="also write every run here")
     parser.add_argument("--smoke", action="store_true", help="50 orders, 1 repeat")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
@@ -196,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     client_cpu, server_cpu = cores()
     runs = []
     total = args.repeats * len(levels) * len(VARIANTS) * (args.orders + args.warmup)
-    with sandbox_process(cpu=server_cpu, max_orders=max(20_000, total + 1)) as sandbox:
+    with sandbox_process(
+        cpu=server_cpu, max_orders=max(20_000, total + 1), latency=args.latency
+    ) as sandbox:
         for repeat in range(args.repeats):
             for concurrency in levels:
                 for variant in rotated(list(VARIANTS), repeat):
