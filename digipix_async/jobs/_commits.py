@@ -149,43 +149,47 @@ class GroupCommit:
     async def _flush(self) -> None:
         """Commit in rounds until nothing is queued.
 
-        A round takes every intent waiting (their creates wait for it) and every
-        outcome queued before it starts on the worker thread.
+        Cancelled (the loop is going away?), waiting or committing: the outcomes
+        still queued go to the worker thread directly.
         """
-        while self._intents or self._worker.outcomes:
-            if not self._intents:
-                await self._wait(OUTCOMES_WAIT, lambda: self._hurry or bool(self._intents))
-            if self._intents:
-                await self._wait(
-                    GATHER_FOR, lambda: self._hurry or len(self._intents) >= self._in_flight()
-                )
-            batch, self._intents = self._intents, []
-            try:
-                loop = asyncio.get_running_loop()
-                executor = self._worker.executor
-                if executor is None:
-                    raise RuntimeError("the journal is closed")
-                results = await loop.run_in_executor(
-                    executor, self._worker.commit, [op for op, _ in batch]
-                )
-            except BaseException as error:
-                failure = error if isinstance(error, Exception) else RuntimeError(str(error))
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(failure)
-                if not isinstance(error, Exception):
-                    # Cancelled (the loop is going away?): the outcomes still queued
-                    # go to the worker thread directly.
-                    self._worker.commit_soon()
-                    raise
+        try:
+            while self._intents or self._worker.outcomes:
+                if not self._intents:
+                    await self._wait(OUTCOMES_WAIT, lambda: self._hurry or bool(self._intents))
+                if self._intents:
+                    await self._wait(
+                        GATHER_FOR, lambda: self._hurry or len(self._intents) >= self._in_flight()
+                    )
+                await self._round()
+        except asyncio.CancelledError:
+            self._worker.commit_soon()
+            raise
+
+    async def _round(self) -> None:
+        """Commit every intent waiting and every outcome queued before this starts on the worker."""
+        batch, self._intents = self._intents, []
+        try:
+            executor = self._worker.executor
+            if executor is None:
+                raise RuntimeError("the journal is closed")
+            results = await asyncio.get_running_loop().run_in_executor(
+                executor, self._worker.commit, [op for op, _ in batch]
+            )
+        except BaseException as error:
+            failure = error if isinstance(error, Exception) else RuntimeError(str(error))
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(failure)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for (_, done), result in zip(batch, results, strict=True):
+            if done.done():
                 continue
-            for (_, done), result in zip(batch, results, strict=True):
-                if done.done():
-                    continue
-                if isinstance(result, Exception):
-                    done.set_exception(result)
-                else:
-                    done.set_result(result)
+            if isinstance(result, Exception):
+                done.set_exception(result)
+            else:
+                done.set_result(result)
 
     async def _wait(self, at_most: float, until: Callable[[], bool]) -> None:
         """Wait ``at_most`` seconds, or less once ``until()`` holds (checked by `poke`)."""

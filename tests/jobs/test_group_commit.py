@@ -8,6 +8,8 @@ NOT wait for them: the safety timeout would fail it otherwise.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SlowCreator
 from samples import ITEMS, RECIPIENT
 
 from digipix_async import DigipixClient
@@ -232,3 +235,42 @@ async def test_one_commit_per_create_when_creates_come_one_at_a_time(
 async def _states(journal: OrderJournal, count: int) -> list[str]:
     rows = [await journal._row(f"p{number}") for number in range(count)]
     return [row.state if row is not None else "missing" for row in rows]
+
+
+def test_an_outcome_queued_when_the_loop_ends_is_still_committed(
+    patient: None, tmp_path: Path
+) -> None:
+    # The create returned; its outcome waits to ride with a next intent that never
+    # comes, and the journal is never closed: asyncio.run's end cancels the wait.
+    server = SlowCreator(delay=0.01)
+    kept: list[Any] = []
+
+    async def main() -> None:
+        await server.start()
+        journal = OrderJournal(tmp_path / "j.db")
+        client = DigipixClient("id", "secret", base_url=server.base_url)
+        kept.extend([journal, client])
+        await client.orders.create(
+            recipient=RECIPIENT, items=ITEMS, partner_order_id="p0", journal=journal
+        )
+
+    async def clean_up() -> None:
+        journal, client = kept
+        await client.close()
+        await server.close()
+        await journal.aclose()
+
+    with asyncio.Runner() as runner:
+        runner.run(main())
+        leftovers = asyncio.all_tasks(runner.get_loop())  # what asyncio.run cancels
+        for task in leftovers:
+            task.cancel()
+        runner.run(asyncio.wait(leftovers))
+        worker = kept[0]._worker.executor
+        worker.submit(lambda: None).result(timeout=SAFETY)  # its queue is FIFO
+        with contextlib.closing(sqlite3.connect(tmp_path / "j.db")) as db:
+            state = db.execute("SELECT state FROM orders WHERE partner_order_id = 'p0'").fetchone()
+        runner.run(clean_up())
+
+    assert server.created == 1
+    assert state == ("created",)
