@@ -103,6 +103,9 @@ class _Job:
         self.summary = Summary("order")
         self.unknown = 0
         self.in_flight: dict[int, tuple[int, str]] = {}
+        #: Partner order ids the journal had as created when the job began: their
+        #: results come from the journal, without a request (counted as skipped).
+        self.known: set[str] = set()
 
     async def requests(self, path: str, stopping: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
         index = 0
@@ -128,10 +131,14 @@ class _Job:
         partner_order_id: str | None,
         order: dict[str, Any] | None,
         error: dict[str, Any] | None,
+        *,
+        from_journal: bool = False,
     ) -> None:
         """Count one outcome and show it: every one with --json, the failures otherwise."""
         self.reporter.advance()
-        if error is None:
+        if error is None and from_journal:
+            self.summary.skipped += 1
+        elif error is None:
             self.summary.ok += 1
         else:
             self.summary.failed += 1
@@ -141,6 +148,8 @@ class _Job:
             entry.update(
                 {"ok": True, "order": order} if error is None else {"ok": False, "error": error}
             )
+            if from_journal:
+                entry["from_journal"] = True
             print_json(entry, self.settings.out)
         elif error is not None:
             self.settings.say(
@@ -150,7 +159,8 @@ class _Job:
     def result(self, index: int, order: Any, error: BaseException | None) -> None:
         line, partner_order_id = self.in_flight.pop(index)
         if error is None:
-            self.report(line, partner_order_id, to_json(order), None)
+            from_journal = partner_order_id in self.known
+            self.report(line, partner_order_id, to_json(order), None, from_journal=from_journal)
             return
         if isinstance(error, OrderOutcomeUnknownError):
             self.unknown += 1
@@ -160,7 +170,12 @@ class _Job:
 async def _create_bulk(
     settings: Settings, path: str, journal_path: str, concurrency: int, progress_every: float
 ) -> int:
-    total = sum(1 for _ in _order_lines(path))
+    total = 0
+    keys: list[str] = []
+    for _, partner_order_id, found in _order_lines(path):
+        total += 1
+        if partner_order_id is not None and not isinstance(found, RowError):
+            keys.append(partner_order_id)
     reporter = Reporter(settings.err_console, total, "create-bulk", progress_every)
     job = _Job(settings, reporter)
     with Interrupt(settings) as interrupt, RequestCounter() as requests_sent:
@@ -169,6 +184,7 @@ async def _create_bulk(
                 reporter,
                 _journal(journal_path) as journal,
                 connect(settings) as client,
+                _known_created(journal, keys, job),
                 # Leaving this block waits for the creates in flight (a second
                 # Ctrl-C included): each outcome reaches the journal.
                 client.orders.create_many(
@@ -200,6 +216,13 @@ async def _create_bulk(
             f"See: digipix orders reconcile --journal {journal_path}"
         )
     return summary.exit_code
+
+
+@contextlib.asynccontextmanager
+async def _known_created(journal: OrderJournal, keys: list[str], job: _Job) -> AsyncIterator[None]:
+    """Learn, before the first create, which inputs a rerun reports from the journal."""
+    job.known = await journal._created_among(keys)
+    yield
 
 
 @orders.command("create-bulk")

@@ -15,7 +15,7 @@ import asyncio
 import os
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import TracebackType
@@ -278,6 +278,12 @@ class OrderJournal:
             raise ValidationError(
                 "partner_order_id", f"{partner_order_id!r} is not in the journal {self._path!r}"
             )
+
+    async def _created_among(self, partner_order_ids: Iterable[str]) -> set[str]:
+        """Return which of ``partner_order_ids`` a rerun reports from the journal (tools)."""
+        keys = list(partner_order_ids)
+        found: set[str] = await self._use(lambda: self._db().created_among(keys))
+        return found
 
     async def _row(self, partner_order_id: str) -> Row | None:
         """Return the raw entry for ``partner_order_id`` (tests and tools)."""

@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS orders (
 );  -- a rowid table: rows carry a ~1.5 KB answer, which makes a WITHOUT ROWID tree slow
 CREATE INDEX IF NOT EXISTS orders_open ON orders (state) WHERE state IN ('pending', 'unknown');
 """
+#: Keys per query of `Store.created_among` (SQLite's oldest limit on ? marks is 999).
+_IDS_PER_QUERY = 500
 #: How long a writer waits for another process holding the file's write lock.
 _BUSY_TIMEOUT = 10.0
 _SELECT = (
@@ -198,6 +200,19 @@ class Store:
     def get(self, partner_order_id: str) -> Row | None:
         found = self._db.execute(_GET, (partner_order_id,)).fetchone()
         return Row(*found) if found is not None else None
+
+    def created_among(self, partner_order_ids: list[str]) -> set[str]:
+        """Return which of ``partner_order_ids`` the journal has as created."""
+        found: set[str] = set()
+        for start in range(0, len(partner_order_ids), _IDS_PER_QUERY):
+            chunk = partner_order_ids[start : start + _IDS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))  # only "?" marks: the keys are bound
+            query = (
+                "SELECT partner_order_id FROM orders "  # noqa: S608
+                f"WHERE state = 'created' AND partner_order_id IN ({marks})"
+            )
+            found.update(key for (key,) in self._db.execute(query, chunk))
+        return found
 
     def open_entries(self) -> list[Row]:
         """Return the entries whose outcome is unknown or was never written, oldest first."""

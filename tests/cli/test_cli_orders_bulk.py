@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+from typing import Any
 
 from cli_helpers import run, sandbox_env
 from samples import ITEMS, RECIPIENT
@@ -23,6 +24,13 @@ def write_orders(path: pathlib.Path) -> None:
     lines.append(json.dumps({"partner_order_id": "P-x", "recipient": RECIPIENT, "items": ITEMS,
                              "shipping": 1}))  # fmt: skip
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def summary(stderr: str) -> dict[str, Any]:
+    """The run's summary: with --json, the one JSON document on stderr."""
+    [document] = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert isinstance(document, dict)
+    return document
 
 
 async def test_create_bulk_journals_orders_and_a_rerun_creates_none_again(
@@ -48,15 +56,24 @@ async def test_create_bulk_journals_orders_and_a_rerun_creates_none_again(
             (14, "line 14, column shipping: not an argument of orders.create()"),
         ]
         assert all(sandbox.creates_for(f"P-{n}") == 1 for n in range(ORDERS))
+        assert not any("from_journal" in r for r in results)
+        assert (summary(err)["ok"], summary(err)["skipped"]) == (ORDERS, 0)
         posts = sandbox.request_count("POST", "/v1/orders")
 
         status, out, err = await run(*args, env=env)
 
         assert status == 1, err
-        again = {r["partner_order_id"]: r["order"]["id"] for r in map(json.loads, out.splitlines())
-                 if r["ok"]}  # fmt: skip
+        rerun = [json.loads(line) for line in out.splitlines()]
+        again = {r["partner_order_id"]: r["order"]["id"] for r in rerun if r["ok"]}
         assert again == {key: order["id"] for key, order in created.items()}
         assert sandbox.request_count("POST", "/v1/orders") == posts  # nothing sent twice
+        # Reported from the journal: skipped, not created again (before: "0 skipped").
+        assert all(r["from_journal"] for r in rerun if r["ok"])
+        assert (summary(err)["ok"], summary(err)["skipped"], summary(err)["failed"]) == (
+            0,
+            ORDERS,
+            2,
+        )
 
         status, out, err = await run("orders", "reconcile", "--journal", str(journal), "--json")
         assert (status, json.loads(out)) == (0, [])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from digipix_async.jobs import OrderJournal
+from digipix_async.jobs import OrderJournal, _store
 
 
 def journal_threads() -> list[threading.Thread]:
@@ -74,3 +74,16 @@ async def test_the_journal_file_is_private(tmp_path: Path) -> None:
 
     assert set(modes) == {"j.db", "j.db-wal", "j.db-shm"}
     assert set(modes.values()) == {0o600}
+
+
+async def test_created_among_reads_across_query_chunks(tmp_path: Path) -> None:
+    # The keys go to SQLite in chunks of 500 "?" marks: 1,201 keys span three.
+    keys = [f"p{number}" for number in range(1201)]
+    created = set(keys[::50]) | {keys[499], keys[500], keys[1200]}
+    intents = [_store.Begin(key, "0" * 64, 0.0, False) for key in keys]
+    async with OrderJournal(tmp_path / "j.db") as journal:
+        await journal._use(lambda: journal._db().apply(intents))
+        for key in created:
+            await journal.mark_created(key, "o-" + key)
+        found = await journal._created_among([*keys, "never-seen"])
+    assert found == created
