@@ -49,16 +49,25 @@ class Worker:
         self.store: Store | None = None  # made, used and closed on the executor's thread
         self.outcomes: collections.deque[Finish] = collections.deque()
 
+    def take_outcomes(self) -> list[Finish]:
+        """Take every outcome queued so far, oldest first."""
+        outcomes = []
+        with contextlib.suppress(IndexError):
+            while True:
+                outcomes.append(self.outcomes.popleft())
+        return outcomes
+
+    def give_up(self, why: str) -> None:
+        """Drop the outcomes still queued, logging each (nothing can commit them now)."""
+        _log_lost(self.take_outcomes(), why)
+
     def commit(self, intents: list[Begin]) -> list[Any]:
         """Commit the queued outcomes and ``intents`` in one transaction (worker thread).
 
         Return each intent's result. Outcomes go first: each belongs to an intent
         committed before, and may precede a new intent for the same key.
         """
-        outcomes = []
-        with contextlib.suppress(IndexError):
-            while True:
-                outcomes.append(self.outcomes.popleft())
+        outcomes = self.take_outcomes()
         if not outcomes and not intents:
             return []
         if self.store is None:
@@ -167,10 +176,14 @@ class GroupCommit:
 
     async def _round(self) -> None:
         """Commit every intent waiting and every outcome queued before this starts on the worker."""
-        batch, self._intents = self._intents, []
+        # A create cancelled while its intent waited is never sent: no intent to write
+        # (written, a rerun would list it as unknown, for a look it does not need).
+        batch = [(op, done) for op, done in self._intents if not done.cancelled()]
+        self._intents = []
         try:
             executor = self._worker.executor
             if executor is None:
+                self._worker.give_up("the journal is closed")
                 raise RuntimeError("the journal is closed")
             results = await asyncio.get_running_loop().run_in_executor(
                 executor, self._worker.commit, [op for op, _ in batch]

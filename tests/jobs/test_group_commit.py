@@ -274,3 +274,35 @@ def test_an_outcome_queued_when_the_loop_ends_is_still_committed(
 
     assert server.created == 1
     assert state == ("created",)
+
+
+async def test_an_intent_whose_create_was_cancelled_before_its_round_is_not_written(
+    patient: None, worker: Worker, store: RecordingStore
+) -> None:
+    in_flight = InFlight(3)
+    commits = GroupCommit(worker, in_flight)
+    async with asyncio.timeout(SAFETY):
+        cancelled = asyncio.create_task(commits.intent(intent("p1")))
+        await asyncio.sleep(0.02)  # waiting for the round, which gathers
+        cancelled.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cancelled
+        in_flight.count = 1
+        await commits.intent(intent("p2"))
+    assert store.transactions == [["intent p2"]]  # p1 was never sent: nothing to look at
+
+
+async def test_a_round_after_the_journal_closed_logs_the_outcomes_it_drops(
+    patient: None, worker: Worker, caplog: pytest.LogCaptureFixture
+) -> None:
+    commits = GroupCommit(worker, InFlight(0))
+    commits.outcome(outcome("p1"))
+    executor, worker.executor = worker.executor, None  # dropped meanwhile (the finalizer)
+    try:
+        async with asyncio.timeout(SAFETY):
+            await commits.drain()
+    finally:
+        worker.executor = executor  # for the fixture to shut it down
+    assert list(worker.outcomes) == []
+    [record] = [r for r in caplog.records if "could not be recorded" in r.getMessage()]
+    assert "'p1'" in record.getMessage()
