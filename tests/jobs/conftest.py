@@ -127,3 +127,13 @@ async def slow_server() -> AsyncIterator[SlowCreator]:
 async def slow_client(slow_server: SlowCreator) -> AsyncIterator[DigipixClient]:
     async with DigipixClient("id", "secret", base_url=slow_server.base_url, timeout=5) as client:
         yield client
+
+
+def end_like_asyncio_run(runner: asyncio.Runner) -> None:
+    """Cancel the tasks ``runner``'s loop still has, and wait for them, as ``asyncio.run``
+    does once its main coroutine returned."""
+    leftovers = asyncio.all_tasks(runner.get_loop())
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        runner.run(asyncio.wait(leftovers))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SlowCreator
+from conftest import SlowCreator, end_like_asyncio_run
 from samples import ITEMS, RECIPIENT
 
 from digipix_async import DigipixClient
@@ -262,10 +262,7 @@ def test_an_outcome_queued_when_the_loop_ends_is_still_committed(
 
     with asyncio.Runner() as runner:
         runner.run(main())
-        leftovers = asyncio.all_tasks(runner.get_loop())  # what asyncio.run cancels
-        for task in leftovers:
-            task.cancel()
-        runner.run(asyncio.wait(leftovers))
+        end_like_asyncio_run(runner)
         worker = kept[0]._worker.executor
         worker.submit(lambda: None).result(timeout=SAFETY)  # its queue is FIFO
         with contextlib.closing(sqlite3.connect(tmp_path / "j.db")) as db:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SlowCreator
+from conftest import SlowCreator, end_like_asyncio_run
 from samples import ITEMS, RECIPIENT
 
 from digipix_async import (
@@ -322,10 +322,7 @@ def test_at_loop_shutdown_the_creates_in_flight_are_journaled_as_unknown(
 
     with asyncio.Runner() as runner:
         runner.run(main())
-        leftovers = asyncio.all_tasks(runner.get_loop())  # what asyncio.run cancels
-        for task in leftovers:
-            task.cancel()
-        runner.run(asyncio.wait(leftovers))
+        end_like_asyncio_run(runner)
         entries = runner.run(clean_up())
 
     assert server.created == 3
