@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
+from types import TracebackType
 from typing import Any, TextIO
 
 import attrs
@@ -84,7 +85,11 @@ async def connect(settings: Settings) -> AsyncIterator[DigipixClient]:
 
 class Interrupt:
     """Ctrl-C for a bulk job: the first press stops reading input and lets the calls in
-    flight finish (so their answers are recorded), the second abandons them."""
+    flight finish (so their answers are recorded), the second abandons them.
+
+    The second press cancels the job's task; leaving the ``with`` block, that
+    cancellation (and no other) is taken back, so the job still sums up.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.stopping = asyncio.Event()
@@ -109,9 +114,16 @@ class Interrupt:
             asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self._pressed)
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+        # Ours only after the second press: any other cancellation ends the run.
+        return exc_type is asyncio.CancelledError and self.presses >= 2
 
 
 def run(settings: Settings, work: Callable[[], Coroutine[Any, Any, int]]) -> int:

@@ -179,31 +179,27 @@ async def _create_bulk(
     reporter = Reporter(settings.err_console, total, "create-bulk", progress_every)
     job = _Job(settings, reporter)
     with Interrupt(settings) as interrupt, RequestCounter() as requests_sent:
-        try:
-            async with (
-                reporter,
-                _journal(journal_path) as journal,
-                connect(settings) as client,
-                _known_created(journal, keys, job),
-                # Leaving this block waits for the creates in flight (a second
-                # Ctrl-C included): each outcome reaches the journal.
-                client.orders.create_many(
-                    job.requests(path, interrupt.stopping),
-                    concurrency=concurrency,
-                    journal=journal,
-                    resend_unknown=False,
-                ) as results,
-            ):
-                async for result in results:
-                    if result.ok:
-                        job.result(result.index, result.value, None)
-                    else:
-                        job.result(result.index, None, result.error)
-        except asyncio.CancelledError:
-            if interrupt.presses < 2:
-                raise  # not ours: let it end the run
-        job.summary.retried = requests_sent.retried()
-        job.summary.interrupted = interrupt.presses > 0
+        async with (
+            reporter,
+            _journal(journal_path) as journal,
+            connect(settings) as client,
+            _known_created(journal, keys, job),
+            # Leaving this block waits for the creates in flight (a second
+            # Ctrl-C included): each outcome reaches the journal.
+            client.orders.create_many(
+                job.requests(path, interrupt.stopping),
+                concurrency=concurrency,
+                journal=journal,
+                resend_unknown=False,
+            ) as results,
+        ):
+            async for result in results:
+                if result.ok:
+                    job.result(result.index, result.value, None)
+                else:
+                    job.result(result.index, None, result.error)
+    job.summary.retried = requests_sent.retried()
+    job.summary.interrupted = interrupt.presses > 0
     summary = job.summary
     if settings.as_json:
         # stdout holds one JSON line per order: the summary goes to stderr, as JSON.

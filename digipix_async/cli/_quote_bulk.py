@@ -119,22 +119,18 @@ async def _quote_bulk(
     job = _Job(settings, results, reporter)
     with Interrupt(settings) as interrupt, RequestCounter() as requests_sent:
         requests = job.requests(source, interrupt.stopping)
-        try:
-            async with (
-                reporter,
-                connect(settings) as client,
-                client.quotes.create_many(requests, concurrency=concurrency) as answers,
-            ):
-                async for result in answers:
-                    if result.ok:
-                        job.answered(result.index, result.value)
-                    else:
-                        job.failed(result.index, result.error)
-        except asyncio.CancelledError:
-            if interrupt.presses < 2:
-                raise  # not ours: let it end the run
-        job.summary.retried = requests_sent.retried()
-        job.summary.interrupted = interrupt.presses > 0
+        async with (
+            reporter,
+            connect(settings) as client,
+            client.quotes.create_many(requests, concurrency=concurrency) as answers,
+        ):
+            async for result in answers:
+                if result.ok:
+                    job.answered(result.index, result.value)
+                else:
+                    job.failed(result.index, result.error)
+    job.summary.retried = requests_sent.retried()
+    job.summary.interrupted = interrupt.presses > 0
     summary = job.summary
     if settings.as_json:
         print_json(summary.as_json(output=results.path), settings.out)
