@@ -58,11 +58,13 @@ if not __package__:  # run as a script: make `benchmarks` importable
 from benchmarks.procs import (
     child_json,
     cores,
+    failed_cell,
     fmt,
     pin,
     rotated,
     spread,
     stamp,
+    summed_errors,
     write_json,
 )
 from benchmarks.sandbox_proc import sandbox_process
@@ -254,7 +256,7 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "requests": spread(r["requests"] for r in group),
                 "peak_rps": spread(r["peak_rps"] for r in group),
                 "cpu_us_per_cart": spread(1e6 * r["cpu_s"] / r["carts"] for r in group),
-                "errors": dict(sum((Counter(r["errors"]) for r in group), Counter())),
+                "errors": summed_errors(group),
             }
         )
     return rows
@@ -281,9 +283,7 @@ def markdown(rows: list[dict[str, Any]], probe: dict[str, Any] | None, args: Any
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        failed = fmt(row["failed"], 0)
-        if row["errors"]:
-            failed += " (" + ", ".join(f"{k} {v}" for k, v in row["errors"].items()) + ")"
+        failed = failed_cell(row)
         lines.append(
             f"| {row['variant']} | {fmt(row['wall_s'])} | {fmt(row['x_floor'], 2, 'x')} "
             f"| {fmt(row['share_429'], 2)} | {failed} | {fmt(row['requests'], 0)} "

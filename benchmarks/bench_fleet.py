@@ -47,7 +47,18 @@ from typing import Any
 if not __package__:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.procs import REPO, cores, fmt, pin, rotated, spread, stamp, write_json
+from benchmarks.procs import (
+    REPO,
+    cores,
+    failed_cell,
+    fmt,
+    pin,
+    rotated,
+    spread,
+    stamp,
+    summed_errors,
+    write_json,
+)
 from benchmarks.redis_proc import redis_server
 from benchmarks.sandbox_proc import sandbox_process
 
@@ -206,7 +217,7 @@ def run_fleet(
         "server_429s": after["refused"] - before["refused"],
         "share_429": (after["refused"] - before["refused"]) / quotes if quotes else 0.0,
         "failed": sum(r["failed"] for r in results),
-        "errors": dict(sum((Counter(r["errors"]) for r in results), Counter())),
+        "errors": summed_errors(results),
         "warnings": sum(warnings.values()),
         "warning_kinds": dict(warnings.most_common(5)),
         "worker_rss_mb": max(r["max_rss_mb"] for r in results),
@@ -248,7 +259,7 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "start_up_s": spread(r["start_up_s"] for r in group),
                 "warnings": spread(r["warnings"] for r in group),
                 "worker_rss_mb": spread(r["worker_rss_mb"] for r in group),
-                "errors": dict(sum((Counter(r["errors"]) for r in group), Counter())),
+                "errors": summed_errors(group),
             }
         )
     return rows
@@ -269,9 +280,7 @@ def markdown(rows: list[dict[str, Any]], args: Any) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        failed = fmt(row["failed"], 0)
-        if row["errors"]:
-            failed += " (" + ", ".join(f"{k} {v}" for k, v in row["errors"].items()) + ")"
+        failed = failed_cell(row)
         lines.append(
             f"| {row['variant']} | {fmt(row['token_requests'], 0)} | {fmt(row['requests'], 0)} "
             f"| {fmt(row['server_429s'], 0)} ({fmt(row['share_429'], 1)}%) | {failed} "

@@ -15,6 +15,7 @@ import socket
 import statistics
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,6 +93,19 @@ def fmt(value: dict[str, float], digits: int = 1, suffix: str = "") -> str:
     if value["min"] == value["max"]:
         return median
     return f"{median} ({f.format(value['min'])}-{f.format(value['max'])})"
+
+
+def summed_errors(runs: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Add up the runs' ``errors`` (error type -> count)."""
+    return dict(sum((Counter(run["errors"]) for run in runs), Counter()))
+
+
+def failed_cell(row: dict[str, Any]) -> str:
+    """Render a row's failed count (a `spread`), then its errors by type if any."""
+    failed = fmt(row["failed"], 0)
+    if row["errors"]:
+        failed += " (" + ", ".join(f"{k} {v}" for k, v in row["errors"].items()) + ")"
+    return failed
 
 
 def stamp() -> str:
