@@ -10,7 +10,7 @@ import asyncio
 import copy
 import functools
 import os
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -280,11 +280,7 @@ class DigipixClient(Pipeline):
     def _call(self, request: Request, result_type: type[T]) -> Coroutine[Any, Any, T]:
         """Check that ``request`` may go; return the coroutine that sends it and
         reads its JSON answer as ``result_type``."""
-        self._check_scope(request)
-        read = _converter.response_reader(result_type, self._strict)
-        if _tracing.enabled():
-            return self._traced(request, read, False)
-        return self._send(request, read)
+        return self._call_reading(request, _converter.response_reader(result_type, self._strict))
 
     def _call_keeping_body(
         self, request: Request, result_type: type[T]
@@ -294,15 +290,22 @@ class DigipixClient(Pipeline):
         The order journal keeps that body to report the order again on a rerun:
         the bytes at hand, rather than the model written back out.
         """
-        self._check_scope(request)
         read = _converter.response_reader(result_type, self._strict)
 
         def read_keeping_body(response: Response) -> tuple[T, bytes]:
             return read(response), response.body
 
+        return self._call_reading(request, read_keeping_body)
+
+    def _call_reading(
+        self, request: Request, read: Callable[[Response], T]
+    ) -> Coroutine[Any, Any, T]:
+        """Check that ``request`` may go; return the coroutine that sends it and ``read``s
+        its answer (traced when OpenTelemetry is on)."""
+        self._check_scope(request)
         if _tracing.enabled():
-            return self._traced(request, read_keeping_body, False)
-        return self._send(request, read_keeping_body)
+            return self._traced(request, read, False)
+        return self._send(request, read)
 
     def _check_scope(self, request: Request) -> None:
         self._check_open()
