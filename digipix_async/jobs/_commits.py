@@ -22,6 +22,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
@@ -56,6 +57,13 @@ class Worker:
             while True:
                 outcomes.append(self.outcomes.popleft())
         return outcomes
+
+    def oldest_outcome(self) -> float | None:
+        """Return when the oldest outcome still queued was made (unix time), or None."""
+        try:
+            return self.outcomes[0].now
+        except IndexError:  # none, or the worker took the last one meanwhile
+            return None
 
     def give_up(self, why: str) -> None:
         """Drop the outcomes still queued, logging each (nothing can commit them now)."""
@@ -113,6 +121,13 @@ class Worker:
 class GroupCommit:
     """The event loop's side: queue intents (awaited) and outcomes (not), commit in rounds.
 
+    Rounds are driven by callbacks, not by a task: an intent that can go submits its
+    round to the worker itself, a round's end (delivered on the loop) submits the
+    next, and a gathering round is a timer. Per create that is one hand-off to the
+    worker and back and no extra task. Only outcomes left alone have a task, the
+    keeper, which wakes at most once per `OUTCOMES_WAIT`; being a task, it is also
+    what hears the loop end (cancelled: the outcomes still queued go to the worker).
+
     ``in_flight`` tells how many creates hold a key right now, waiting intents included.
     """
 
@@ -120,108 +135,137 @@ class GroupCommit:
         self._worker = worker
         self._in_flight = in_flight
         self._intents: list[tuple[Begin, asyncio.Future[Decision]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-        self._wakeup: asyncio.Future[None] | None = None
-        self._until: Callable[[], bool] = bool
+        self._committing = False  # a round is on the worker; its end submits the next
+        self._gathering: asyncio.TimerHandle | None = None
+        self._keeper: asyncio.Task[None] | None = None
+        self._outcome_came = False  # since the keeper last looked
         self._hurry = False
 
     async def intent(self, intent: Begin) -> Decision:
         """Queue ``intent`` and wait until it is committed; return what it decided."""
         done: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         self._intents.append((intent, done))
-        self._start()
-        self.poke()
+        self._consider()
         return await done
 
     def outcome(self, outcome: Finish) -> None:
-        """Queue ``outcome`` for a coming round."""
+        """Queue ``outcome`` for a coming round (or the keeper, if none comes in time)."""
         self._worker.outcomes.append(outcome)
-        self._start()
+        self._outcome_came = True
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.get_running_loop().create_task(self._keep())
 
     def poke(self) -> None:
-        """Let a waiting round go if what it waits for is there (an intent came, a create ended)."""
-        wakeup = self._wakeup
-        if wakeup is not None and not wakeup.done() and self._until():
-            wakeup.set_result(None)
+        """Let a gathering round go if it has what it waits for (a create ended)."""
+        if self._intents:
+            self._consider()
 
     async def drain(self) -> None:
         """Commit what is queued now, without waiting for more (the journal is closing)."""
         self._hurry = True
-        self.poke()
-        if self._flusher is not None:
-            await asyncio.gather(self._flusher, return_exceptions=True)
+        self._consider()
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+        await self._commit_outcomes()
 
-    def _start(self) -> None:
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+    def _consider(self) -> None:
+        """Submit the waiting intents' round now, or gather for at most `GATHER_FOR`."""
+        if self._committing or not self._intents:
+            return
+        if self._hurry or len(self._intents) >= self._in_flight():
+            self._submit()
+        elif self._gathering is None:
+            self._gathering = asyncio.get_running_loop().call_later(GATHER_FOR, self._submit)
 
-    async def _flush(self) -> None:
-        """Commit in rounds until nothing is queued.
-
-        Cancelled (the loop is going away?), waiting or committing: the outcomes
-        still queued go to the worker thread directly.
-        """
-        try:
-            while self._intents or self._worker.outcomes:
-                if not self._intents:
-                    await self._wait(OUTCOMES_WAIT, lambda: self._hurry or bool(self._intents))
-                if self._intents:
-                    await self._wait(
-                        GATHER_FOR, lambda: self._hurry or len(self._intents) >= self._in_flight()
-                    )
-                await self._round()
-        except asyncio.CancelledError:
-            self._worker.commit_soon()
-            raise
-
-    async def _round(self) -> None:
-        """Commit every intent waiting and every outcome queued before this starts on the worker."""
+    def _submit(self) -> None:
+        """Hand every waiting intent, and every outcome queued by then, to the worker."""
+        if self._gathering is not None:
+            self._gathering.cancel()
+            self._gathering = None
         # A create cancelled while its intent waited is never sent: no intent to write
         # (written, a rerun would list it as unknown, for a look it does not need).
         batch = [(op, done) for op, done in self._intents if not done.cancelled()]
         self._intents = []
+        if not batch:
+            return
+        loop = asyncio.get_running_loop()
         try:
             executor = self._worker.executor
             if executor is None:
-                self._worker.give_up("the journal is closed")
                 raise RuntimeError("the journal is closed")
-            results = await asyncio.get_running_loop().run_in_executor(
-                executor, self._worker.commit, [op for op, _ in batch]
-            )
-        except BaseException as error:
-            failure = error if isinstance(error, Exception) else RuntimeError(str(error))
-            for _, done in batch:
-                if not done.done():
-                    done.set_exception(failure)
-            if not isinstance(error, Exception):
-                raise
+            round_ = executor.submit(self._worker.commit, [op for op, _ in batch])
+        except RuntimeError as error:  # closed, or shut down at interpreter exit
+            self._worker.give_up(str(error))
+            _fail(batch, error)
             return
-        for (_, done), result in zip(batch, results, strict=True):
-            if done.done():
-                continue
-            if isinstance(result, Exception):
-                done.set_exception(result)
-            else:
-                done.set_result(result)
+        self._committing = True
+        round_.add_done_callback(lambda ended: _on_loop(loop, self._deliver, batch, ended))
 
-    async def _wait(self, at_most: float, until: Callable[[], bool]) -> None:
-        """Wait ``at_most`` seconds, or less once ``until()`` holds (checked by `poke`)."""
-        if until():
-            return
-        loop = asyncio.get_running_loop()
-        self._until = until
-        self._wakeup = wakeup = loop.create_future()
-        timer = loop.call_later(at_most, _wake, wakeup)
+    def _deliver(
+        self,
+        batch: list[tuple[Begin, asyncio.Future[Decision]]],
+        ended: concurrent.futures.Future[list[Any]],
+    ) -> None:
+        """Give each intent of a round its result (on the loop), then let the next go."""
+        self._committing = False
+        error = RuntimeError("the journal is closed") if ended.cancelled() else ended.exception()
+        if error is not None:
+            _fail(batch, error if isinstance(error, Exception) else RuntimeError(str(error)))
+        else:
+            for (_, done), result in zip(batch, ended.result(), strict=True):
+                if done.done():
+                    continue
+                if isinstance(result, Exception):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
+        self._consider()
+
+    async def _keep(self) -> None:
+        """Commit the outcomes no round took along within `OUTCOMES_WAIT` of their arrival.
+
+        Ends when it finds none queued and none came for `OUTCOMES_WAIT`: a job's
+        creates share one keeper (a task per create would cost more than the rest
+        of the round). Cancelled (the loop is going away, or `drain`), it hands what
+        is queued to the worker thread directly.
+        """
         try:
-            await wakeup
-        finally:
-            timer.cancel()
-            self._wakeup = None
+            while True:
+                oldest = self._worker.oldest_outcome()
+                if oldest is None:
+                    if not self._outcome_came:
+                        return
+                    self._outcome_came = False
+                    await asyncio.sleep(OUTCOMES_WAIT)
+                elif (left := oldest + OUTCOMES_WAIT - time.time()) > 0:
+                    await asyncio.sleep(left)
+                else:
+                    await self._commit_outcomes()
+        except asyncio.CancelledError:
+            self._worker.commit_soon()
+            raise
+
+    async def _commit_outcomes(self) -> None:
+        executor = self._worker.executor
+        if executor is None:
+            self._worker.give_up("the journal is closed")
+            return
+        with contextlib.suppress(Exception):  # `Worker.commit` logged what was lost
+            await asyncio.get_running_loop().run_in_executor(executor, self._worker.commit, [])
 
 
-def _wake(wakeup: asyncio.Future[None]) -> None:
-    if not wakeup.done():
-        wakeup.set_result(None)
+def _fail(batch: list[tuple[Begin, asyncio.Future[Decision]]], error: Exception) -> None:
+    for _, done in batch:
+        if not done.done():
+            done.set_exception(error)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    """Run ``callback(*args)`` on ``loop`` (from the worker thread), unless the loop is closed."""
+    with contextlib.suppress(RuntimeError):  # closed: its tasks were cancelled already
+        loop.call_soon_threadsafe(callback, *args)
 
 
 def _retrieve(future: concurrent.futures.Future[Any]) -> None:

@@ -93,6 +93,8 @@ class OrderJournal:
         """Open (or create) the file; safe to repeat, and done by first use anyway."""
         if self._closed:
             raise RuntimeError(f"{self!r} is closed; open a new OrderJournal")
+        if self._is_open():
+            return  # every create asks: no shield when there is nothing to wait for
         if self._opening is None:
             self._worker.executor = ThreadPoolExecutor(1, thread_name_prefix="digipix-journal")
             # Dropped without aclose(): the connection is still closed, on its thread.
@@ -109,6 +111,15 @@ class OrderJournal:
             if executor is not None:  # a file that cannot be opened: no thread left behind
                 executor.shutdown(wait=True)  # idle after the failed open: returns at once
             raise
+
+    def _is_open(self) -> bool:
+        opening = self._opening
+        return (
+            opening is not None
+            and opening.done()
+            and not opening.cancelled()
+            and opening.exception() is None
+        )
 
     def _open_store(self) -> None:
         self._worker.store = Store(self._path)

@@ -193,6 +193,32 @@ async def test_a_failed_commit_fails_its_intents_and_logs_its_outcomes(
     assert "disk full" in record.getMessage()
 
 
+async def test_sequential_creates_start_no_task_per_round(
+    patient: None, worker: Worker, store: RecordingStore
+) -> None:
+    # Each task costs a loop iteration or two per create; rounds are callbacks, and
+    # the outcomes of a whole job share one keeper task.
+    started: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        started.append(coro.__qualname__)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(counting)
+    try:
+        commits = GroupCommit(worker, InFlight(1))
+        async with asyncio.timeout(SAFETY):
+            for number in range(20):
+                await commits.intent(intent(f"p{number}"))
+                commits.outcome(outcome(f"p{number}"))
+            await commits.drain()
+    finally:
+        loop.set_task_factory(None)
+    assert [name for name in started if name.startswith("GroupCommit")] == ["GroupCommit._keep"]
+    assert len(store.transactions) == 21  # one per intent (with the last outcome), and drain's
+
+
 # -- with the real journal ---------------------------------------------------------------
 
 
