@@ -55,6 +55,13 @@ def test_journal_compares_plain_and_journaled() -> None:
     assert "| 4 | journaled |" in out
 
 
+def test_journal_store_floor_covers_each_batch_and_sync() -> None:
+    out = _run("benchmarks.bench_journal_store", "--smoke", "--batches", "1,4")
+    for batch in (1, 4):
+        assert f"| {batch} | FULL |" in out
+        assert f"| {batch} | NORMAL (reference: no fsync) |" in out
+
+
 def test_quote_bulk_memory_runs_the_cli() -> None:
     out = _run("benchmarks.bench_quote_bulk_memory", "--smoke", "--sizes", "50")
     # One output line per cart, exit 0, in both set-ups.
