@@ -78,7 +78,9 @@ def error_json(error: BaseException | None) -> dict[str, Any]:
     """Describe an exception for a result entry: ``{"type", "message"}`` (and ``status``)."""
     if error is None:  # never, for a failed BulkResult; kept total for type checkers
         return {"type": "UnknownError", "message": "no error was reported"}
-    described: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
+    # A note (PEP 678) says what the error means here, e.g. "the order exists".
+    message = "; ".join([str(error), *getattr(error, "__notes__", ())])
+    described: dict[str, Any] = {"type": type(error).__name__, "message": message}
     if isinstance(error, APIStatusError):
         described["status"] = error.status
     return described

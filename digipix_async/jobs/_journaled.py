@@ -117,7 +117,18 @@ async def _known(client: Caller, journal: OrderJournal, decision: Decision) -> O
     if row.answer is not None:
         return read_answer(row.answer)
     # Settled by hand or by a notification: one GET, remembered for the next rerun.
-    order, answer = await client._call_keeping_body(_endpoints.get_order(row.order_id), Order)
+    try:
+        order, answer = await client._call_keeping_body(_endpoints.get_order(row.order_id), Order)
+    except DigipixError as error:
+        # Its own type (a rerun may well succeed), but saying what the failure is not:
+        # a create that failed.
+        error.add_note(
+            f"the journal has partner order id {row.partner_order_id!r} as created, as order "
+            f"{row.order_id} (settled by hand or by a notification), so it was not created "
+            "again; only reading that order failed (a rerun reads it again; a wrong order id "
+            "is fixed with journal.mark_created)"
+        )
+        raise
     await journal._remember_answer(row.partner_order_id, row.order_id, answer)
     return order
 

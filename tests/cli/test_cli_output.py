@@ -7,7 +7,8 @@ import io
 
 from rich.console import Console
 
-from digipix_async.cli._output import Reporter, Summary
+from digipix_async import NotFoundError
+from digipix_async.cli._output import Reporter, Summary, error_json
 
 
 async def test_on_a_terminal_a_bar_shows_count_percent_rate_and_eta() -> None:
@@ -61,3 +62,14 @@ async def test_without_a_terminal_a_stalled_job_still_says_where_it_is() -> None
         async with asyncio.timeout(30):
             while "quote-bulk: 3/10 (30%)" not in log.getvalue():  # noqa: ASYNC110 - a plain buffer
                 await asyncio.sleep(0.05)
+
+
+def test_an_error_is_described_with_its_notes_and_status() -> None:
+    error = NotFoundError("no such order", status=404, body=None)
+    error.add_note("the journal has partner order id 'p0' as created")
+    assert error_json(error) == {
+        "type": "NotFoundError",
+        "message": "404: no such order; the journal has partner order id 'p0' as created",
+        "status": 404,
+    }
+    assert error_json(ValueError("plain"))["message"] == "plain"

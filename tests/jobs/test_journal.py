@@ -19,6 +19,7 @@ from digipix_async import (
     APIResponseValidationError,
     DigipixClient,
     DigipixError,
+    NotFoundError,
     Order,
     OrderOutcomeUnknownError,
     RateLimitError,
@@ -182,6 +183,25 @@ async def test_settling_by_hand(
     assert results[0].value.id == slow_server.order_ids["p0"]  # read with one GET
     assert slow_server.creates == {"p0": 1, "p1": 2}  # p1 sent again, as settled
     assert [r.value for r in results_again] == [r.value for r in results]
+
+
+async def test_a_rerun_that_cannot_read_an_order_settled_by_hand_says_it_exists(
+    tmp_path: Path, slow_server: SlowCreator, slow_client: DigipixClient
+) -> None:
+    slow_server.delay = 0.01
+    slow_server.drop = {"p0"}
+    async with OrderJournal(tmp_path / "j.db") as journal:
+        await create_all(slow_client, [order(0)], journal=journal)
+        await journal.mark_created("p0", "ord-typo")  # the server has no such order
+        [result] = await create_all(slow_client, [order(0)], journal=journal)
+
+    assert isinstance(result.error, NotFoundError)  # the GET's own error
+    assert result.error.__notes__ == [
+        "the journal has partner order id 'p0' as created, as order ord-typo (settled by hand "
+        "or by a notification), so it was not created again; only reading that order failed "
+        "(a rerun reads it again; a wrong order id is fixed with journal.mark_created)"
+    ]
+    assert slow_server.creates == {"p0": 1}
 
 
 @pytest.mark.usefixtures("digipix_no_retry_waits")
