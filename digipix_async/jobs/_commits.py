@@ -10,7 +10,8 @@ cheaper the journal. So a round may wait a little for more entries:
 - intents wait at most `GATHER_FOR` for the intents of the other creates on the
   wire (a bulk job's next creates follow them), and not at all when every create
   in flight is already waiting (a lone create, or a job of one at a time);
-- outcomes alone wait at most `OUTCOMES_WAIT` for intents to ride with.
+- outcomes alone wait about `OUTCOMES_WAIT` (at most twice that) for intents to
+  ride with.
 
 `OrderJournal.aclose` ends the waits, and every read of the journal commits the
 outcomes still queued first (`Worker.commit` with no intents).
@@ -22,7 +23,6 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
@@ -58,10 +58,10 @@ class Worker:
                 outcomes.append(self.outcomes.popleft())
         return outcomes
 
-    def oldest_outcome(self) -> float | None:
-        """Return when the oldest outcome still queued was made (unix time), or None."""
+    def oldest_outcome(self) -> Finish | None:
+        """Return the oldest outcome still queued, or None."""
         try:
-            return self.outcomes[0].now
+            return self.outcomes[0]
         except IndexError:  # none, or the worker took the last one meanwhile
             return None
 
@@ -224,36 +224,43 @@ class GroupCommit:
         self._consider()
 
     async def _keep(self) -> None:
-        """Commit the outcomes no round took along within `OUTCOMES_WAIT` of their arrival.
+        """Commit the outcomes no round took along within about `OUTCOMES_WAIT`.
 
-        Ends when it finds none queued and none came for `OUTCOMES_WAIT`: a job's
-        creates share one keeper (a task per create would cost more than the rest
-        of the round). Cancelled (the loop is going away, or `drain`), it hands what
-        is queued to the worker thread directly.
+        It looks every `OUTCOMES_WAIT` (the loop's clock, not the wall's): an outcome
+        still the oldest queued at two looks in a row is committed, so none waits
+        more than twice that. It ends when it finds none queued and none came since
+        it last looked: a job's creates share one keeper (a task per create would
+        cost more than the rest of the round). Cancelled (the loop is going away, or
+        `drain`), it hands what is queued to the worker thread directly.
         """
         try:
+            seen: Finish | None = None
             while True:
                 oldest = self._worker.oldest_outcome()
-                if oldest is None:
-                    if not self._outcome_came:
-                        return
-                    self._outcome_came = False
-                    await asyncio.sleep(OUTCOMES_WAIT)
-                elif (left := oldest + OUTCOMES_WAIT - time.time()) > 0:
-                    await asyncio.sleep(left)
-                else:
+                if oldest is None and not self._outcome_came:
+                    return
+                if oldest is not None and oldest is seen:
                     await self._commit_outcomes()
+                    continue
+                seen, self._outcome_came = oldest, False
+                await asyncio.sleep(OUTCOMES_WAIT)
         except asyncio.CancelledError:
             self._worker.commit_soon()
             raise
 
     async def _commit_outcomes(self) -> None:
+        """Commit the queued outcomes now; what cannot be committed is logged, never kept."""
         executor = self._worker.executor
-        if executor is None:
-            self._worker.give_up("the journal is closed")
+        try:
+            if executor is None:
+                raise RuntimeError("the journal is closed")
+            loop = asyncio.get_running_loop()
+            committing = loop.run_in_executor(executor, self._worker.commit, [])
+        except RuntimeError as error:  # closed, or shut down at interpreter exit
+            self._worker.give_up(str(error))
             return
         with contextlib.suppress(Exception):  # `Worker.commit` logged what was lost
-            await asyncio.get_running_loop().run_in_executor(executor, self._worker.commit, [])
+            await committing
 
 
 def _fail(batch: list[tuple[Begin, asyncio.Future[Decision]]], error: Exception) -> None:

@@ -165,6 +165,17 @@ async def test_outcomes_alone_are_committed_after_a_while(
     assert store.transactions == [["outcome p1", "outcome p2"]]
 
 
+async def test_outcomes_alone_wait_by_the_loops_clock_not_the_wall_clock(
+    monkeypatch: pytest.MonkeyPatch, worker: Worker, store: RecordingStore
+) -> None:
+    monkeypatch.setattr(_commits, "OUTCOMES_WAIT", 0.05)
+    commits = GroupCommit(worker, InFlight(0))
+    # Made just before the wall clock was set back an hour: its time reads as future.
+    commits.outcome(outcome("p1")._replace(now=time.time() + 3600))
+    assert await asyncio.to_thread(store.committed.wait, SAFETY)
+    assert store.transactions == [["outcome p1"]]
+
+
 async def test_drain_commits_what_is_queued_without_waiting(
     patient: None, worker: Worker, store: RecordingStore
 ) -> None:
