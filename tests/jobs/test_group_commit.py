@@ -176,6 +176,31 @@ async def test_outcomes_alone_wait_by_the_loops_clock_not_the_wall_clock(
     assert store.transactions == [["outcome p1"]]
 
 
+def test_outcomes_an_executor_shut_down_refuses_are_logged_not_spun_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(_commits, "OUTCOMES_WAIT", 0.05)
+    worker = Worker()
+    worker.executor = ThreadPoolExecutor(1)
+    worker.executor.shutdown()  # as at interpreter exit: submit raises at once
+    worker.store = RecordingStore()  # type: ignore[assignment]
+
+    async def main() -> None:
+        GroupCommit(worker, InFlight(0)).outcome(outcome("p1"))
+        await asyncio.sleep(0.3)  # the keeper's looks come and go meanwhile
+
+    # On a thread: a keeper spinning without a suspension would never give it back.
+    loop_thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    loop_thread.start()
+    loop_thread.join(SAFETY)
+    assert not loop_thread.is_alive()
+    assert list(worker.outcomes) == []
+    [record] = [r for r in caplog.records if "could not be recorded" in r.getMessage()]
+    assert "'p1'" in record.getMessage()
+
+
 async def test_drain_commits_what_is_queued_without_waiting(
     patient: None, worker: Worker, store: RecordingStore
 ) -> None:
