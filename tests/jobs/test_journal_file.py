@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sqlite3
 import stat
 import threading
 from pathlib import Path
@@ -87,3 +88,20 @@ async def test_created_among_reads_across_query_chunks(tmp_path: Path) -> None:
             await journal.mark_created(key, "o-" + key)
         found = await journal._created_among([*keys, "never-seen"])
     assert found == created
+
+
+@pytest.mark.parametrize("state", ["pending", "created", "not_created", "unknown"])
+def test_the_file_holds_the_four_states_and_refuses_any_other(tmp_path: Path, state: str) -> None:
+    store = _store.Store(str(tmp_path / "j.db"))
+    insert = (
+        "INSERT INTO orders (partner_order_id, body_sha256, state, attempt, intent_at) "
+        "VALUES (?, '', ?, 'a', 0)"
+    )
+    try:
+        store._db.execute(insert, ("p1", state))
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            store._db.execute(insert, ("p2", "Created"))
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            store._db.execute("UPDATE orders SET state = 'lost' WHERE partner_order_id = 'p1'")
+    finally:
+        store.close()
