@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
+import uuid
+from typing import TYPE_CHECKING, Final
 
 from digipix_async.stores._checks import (
     check_duration,
@@ -68,6 +69,11 @@ def _check_connections(value: object) -> int:
     return value
 
 
+#: Claims remembered for their release at most: beyond, the oldest is forgotten, and
+#: its release leaves it to lapse (the receiver settles every claim it makes).
+_MAX_CLAIMS: Final = 10_000
+
+
 async def _nothing() -> None:
     """Stand in for a memory call whose work was already done."""
 
@@ -98,6 +104,11 @@ class RedisStore:
             max_connections=_check_connections(max_connections),
         )
         self._memory = memory if memory is not None else MemoryStore()
+        # key -> the value of a claim this store made on Redis and has not settled:
+        # a release deletes the claim only while it is still that one. A claim that
+        # lapsed (a callback running past ``pending_ttl``) and that another worker
+        # took since is that worker's to settle.
+        self._claims: dict[str, str] = {}
         # The link and the memory store do the work; these keep the calls short.
         self._run = self._link.run
         self._script = self._link.script
@@ -218,8 +229,12 @@ class RedisStore:
 
         async def on_redis() -> ClaimResult:
             keys = [notification_key(key)]
-            answer = _text(await self._script("CLAIM_NOTIFICATION", keys, [_ms(pending_ttl)]))
+            claim = f"pending:{uuid.uuid4().hex}"
+            answer = _text(
+                await self._script("CLAIM_NOTIFICATION", keys, [_ms(pending_ttl), claim])
+            )
             if answer == "claimed":
+                self._remember_claim(key, claim)
                 return "claimed"
             if answer == "done":
                 return "done"
@@ -233,6 +248,7 @@ class RedisStore:
     async def finish_notification(self, key: str, *, ttl: float) -> None:
         """Mark a notification handled fleet-wide for ``ttl`` seconds."""
         key, ttl = check_key("key", key), check_duration("ttl", ttl)
+        self._claims.pop(key, None)
         await self._memory.finish_notification(key, ttl=ttl)
 
         async def on_redis() -> None:
@@ -241,11 +257,20 @@ class RedisStore:
         await self._run(on_redis, _nothing)
 
     async def release_notification(self, key: str) -> None:
-        """Drop a claim whose handling failed, only while it is still "pending"."""
+        """Drop this store's claim whose handling failed, only while it is still that claim."""
         key = check_key("key", key)
         await self._memory.release_notification(key)
+        claim = self._claims.pop(key, None)
+        if claim is None:
+            return  # not claimed on Redis by this store (memory only, or forgotten): it lapses
         keys = [notification_key(key)]
-        await self._run(lambda: self._script("COMPARE_AND_DELETE", keys, ["pending"]), _nothing)
+        await self._run(lambda: self._script("COMPARE_AND_DELETE", keys, [claim]), _nothing)
+
+    def _remember_claim(self, key: str, claim: str) -> None:
+        self._claims.pop(key, None)  # re-inserted last: the oldest go first
+        self._claims[key] = claim
+        if len(self._claims) > _MAX_CLAIMS:
+            del self._claims[next(iter(self._claims))]
 
     async def aclose(self) -> None:
         """Close the client if this store created it; a borrowed client stays open."""

@@ -70,9 +70,10 @@ redis.call('PEXPIRE', KEYS[1], math.min(refill_ms, 604800000) + 1000)
 return string.format('%.17g', wait)
 """
 
-# KEYS[1]: mark key; ARGV[1]: pending life in ms. Claim, or say who has it.
+# KEYS[1]: mark key; ARGV[1]: pending life in ms; ARGV[2]: this claim's value
+# ("pending:" and a random id). Claim, or say who has it.
 CLAIM_NOTIFICATION = """
-if redis.call('SET', KEYS[1], 'pending', 'NX', 'PX', ARGV[1]) then
+if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then
     return 'claimed'
 end
 return redis.call('GET', KEYS[1])

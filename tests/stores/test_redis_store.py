@@ -122,7 +122,8 @@ async def test_a_slow_redis_is_bounded_by_the_timeout(
             await asyncio.sleep(0.05)
         assert await store.take_rate_token(NS, 0.001, 5) == 0.0  # Redis' bucket is untouched
         assert await store.claim_notification("n1", pending_ttl=30) == "claimed"
-        assert await admin.get("digipix:notification:n1") == b"pending"
+        claim = await admin.get("digipix:notification:n1")
+        assert claim.startswith(b"pending:")  # this worker's own claim
     finally:
         await store.aclose()
         await admin.aclose()
@@ -352,3 +353,22 @@ async def test_a_least_privilege_acl_user_is_enough(
     # Everything ran on Redis: no fallback to memory, so no warning.
     assert store_records(caplog, logging.WARNING) == []
     assert await admin.get("digipix:notification:n1") == "done"
+
+
+async def test_a_worker_whose_claim_lapsed_cannot_release_the_claim_another_took(
+    redis_url: str,
+) -> None:
+    # Three workers of a fleet; worker a's callback outlives its claim and then fails.
+    a, b, c = (RedisStore(redis_url, timeout=5.0) for _ in range(3))
+    key = f"lapsed-{time.monotonic_ns()}"
+    try:
+        assert await a.claim_notification(key, pending_ttl=0.2) == "claimed"
+        await asyncio.sleep(0.3)  # a's callback runs on past its claim's life
+        assert await b.claim_notification(key, pending_ttl=30) == "claimed"
+        await a.release_notification(key)  # a's callback failed: it releases
+        assert await c.claim_notification(key, pending_ttl=30) == "pending"  # b's stands
+        await b.release_notification(key)  # b's failed too: now anyone may try again
+        assert await c.claim_notification(key, pending_ttl=30) == "claimed"
+    finally:
+        for store in (a, b, c):
+            await store.aclose()
