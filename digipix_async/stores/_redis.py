@@ -7,7 +7,9 @@ caller.
 
 Writes of the token, the pause and "done" marks also go to the memory store,
 and tokens and pauses read from Redis are copied there, so an outage starts
-from what the fleet last knew instead of from nothing.
+from what the fleet last knew instead of from nothing. "Done" marks made during
+an outage are copied to Redis by the first call that reaches it again, so a
+redelivery to another worker is not handled twice.
 
 The values are access tokens, which grant API access: protect the Redis with
 an ACL user, a password and TLS (``rediss://``). The client secret is never
@@ -19,7 +21,8 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from typing import TYPE_CHECKING, Final
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from digipix_async.stores._checks import (
     check_duration,
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = ["RedisStore"]
+
+_T = TypeVar("_T")
+_V = TypeVar("_V")
 
 
 def _text(value: object) -> str | None:
@@ -69,9 +75,17 @@ def _check_connections(value: object) -> int:
     return value
 
 
-#: Claims remembered for their release at most: beyond, the oldest is forgotten, and
-#: its release leaves it to lapse (the receiver settles every claim it makes).
-_MAX_CLAIMS: Final = 10_000
+#: Claims (and "done" marks to copy to Redis) remembered at most: beyond, the oldest
+#: is forgotten. A forgotten claim is left to lapse (the receiver settles every claim
+#: it makes); a forgotten mark stays in this process's memory only.
+_MAX_REMEMBERED: Final = 10_000
+
+
+def _remember(table: dict[str, _V], key: str, value: _V) -> None:
+    table.pop(key, None)  # re-inserted last: the oldest go first
+    table[key] = value
+    if len(table) > _MAX_REMEMBERED:
+        del table[next(iter(table))]
 
 
 async def _nothing() -> None:
@@ -109,9 +123,21 @@ class RedisStore:
         # lapsed (a callback running past ``pending_ttl``) and that another worker
         # took since is that worker's to settle.
         self._claims: dict[str, str] = {}
-        # The link and the memory store do the work; these keep the calls short.
-        self._run = self._link.run
+        # key -> until when (epoch seconds): "done" marks made while Redis was out,
+        # copied there by the first call that reaches it again.
+        self._unsent_done: dict[str, float] = {}
         self._script = self._link.script
+
+    async def _run(
+        self, on_redis: Callable[[], Awaitable[_T]], on_memory: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """Answer from Redis, else from memory (`RedisLink.run`); then, once Redis answers
+        again, copy to it the "done" marks made without it (a redelivery to another
+        worker then finds them)."""
+        result = await self._link.run(on_redis, on_memory)
+        if self._unsent_done and not self._link.degraded:
+            await self._link.run(self._send_unsent_done, _nothing)
+        return result
 
     def __repr__(self) -> str:
         # Never the URL: it may hold a password.
@@ -234,7 +260,7 @@ class RedisStore:
                 await self._script("CLAIM_NOTIFICATION", keys, [_ms(pending_ttl), claim])
             )
             if answer == "claimed":
-                self._remember_claim(key, claim)
+                _remember(self._claims, key, claim)
                 return "claimed"
             if answer == "done":
                 return "done"
@@ -250,11 +276,15 @@ class RedisStore:
         key, ttl = check_key("key", key), check_duration("ttl", ttl)
         self._claims.pop(key, None)
         await self._memory.finish_notification(key, ttl=ttl)
+        until = time.time() + ttl
 
         async def on_redis() -> None:
             await self._link.client.set(notification_key(key), "done", px=_ms(ttl))
 
-        await self._run(on_redis, _nothing)
+        async def on_memory() -> None:
+            _remember(self._unsent_done, key, until)  # the memory store has it already
+
+        await self._run(on_redis, on_memory)
 
     async def release_notification(self, key: str) -> None:
         """Drop this store's claim whose handling failed, only while it is still that claim."""
@@ -266,11 +296,18 @@ class RedisStore:
         keys = [notification_key(key)]
         await self._run(lambda: self._script("COMPARE_AND_DELETE", keys, [claim]), _nothing)
 
-    def _remember_claim(self, key: str, claim: str) -> None:
-        self._claims.pop(key, None)  # re-inserted last: the oldest go first
-        self._claims[key] = claim
-        if len(self._claims) > _MAX_CLAIMS:
-            del self._claims[next(iter(self._claims))]
+    async def _send_unsent_done(self) -> None:
+        """Copy the "done" marks made while Redis was out to Redis, in one round trip."""
+        marks = list(self._unsent_done.items())
+        now = time.time()
+        async with self._link.client.pipeline(transaction=False) as pipe:
+            for key, until in marks:
+                if until > now:
+                    pipe.set(notification_key(key), "done", px=_ms(until - now))
+            await pipe.execute()
+        for key, until in marks:
+            if self._unsent_done.get(key) == until:
+                del self._unsent_done[key]
 
     async def aclose(self) -> None:
         """Close the client if this store created it; a borrowed client stays open."""

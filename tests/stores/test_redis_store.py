@@ -372,3 +372,29 @@ async def test_a_worker_whose_claim_lapsed_cannot_release_the_claim_another_took
     finally:
         for store in (a, b, c):
             await store.aclose()
+
+
+async def test_a_notification_handled_during_an_outage_is_done_for_the_fleet_after_it(
+    own_redis_server: RedisServer,
+) -> None:
+    store = RedisStore(own_redis_server.url, timeout=0.5, probe_interval=0.2)
+    other = admin = None
+    try:
+        assert await store.claim_notification("n1", pending_ttl=30) == "claimed"
+        own_redis_server.stop()
+        await store.finish_notification("n1", ttl=60)  # handled: Redis is out, memory has it
+        own_redis_server.start()  # same port, empty (no persistence)
+        admin = redis.asyncio.Redis.from_url(own_redis_server.url, decode_responses=True)
+        deadline = time.monotonic() + 10
+        while await admin.get("digipix:notification:n1") is None:
+            assert time.monotonic() < deadline, "the mark never reached Redis"
+            await asyncio.sleep(0.05)
+            await store.paused_until(NS)  # any call: the first to reach Redis copies it
+        assert 0 < await admin.pttl("digipix:notification:n1") <= 60_000
+        # The sender's retry lands on another worker of the fleet.
+        other = RedisStore(own_redis_server.url, timeout=5.0)
+        assert await other.claim_notification("n1", pending_ttl=30) == "done"
+    finally:
+        for closable in (store, other, admin):
+            if closable is not None:
+                await closable.aclose()
