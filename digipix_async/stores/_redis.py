@@ -126,6 +126,7 @@ class RedisStore:
         # key -> until when (epoch seconds): "done" marks made while Redis was out,
         # copied there by the first call that reaches it again.
         self._unsent_done: dict[str, float] = {}
+        self._copying_done = False  # one copy at a time, however many calls find Redis back
         self._script = self._link.script
 
     async def _run(
@@ -135,8 +136,12 @@ class RedisStore:
         again, copy to it the "done" marks made without it (a redelivery to another
         worker then finds them)."""
         result = await self._link.run(on_redis, on_memory)
-        if self._unsent_done and not self._link.degraded:
-            await self._link.run(self._send_unsent_done, _nothing)
+        if self._unsent_done and not self._link.degraded and not self._copying_done:
+            self._copying_done = True
+            try:
+                await self._link.run(self._send_unsent_done, _nothing)
+            finally:
+                self._copying_done = False
         return result
 
     def __repr__(self) -> str:

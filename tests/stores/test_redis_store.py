@@ -398,3 +398,28 @@ async def test_a_notification_handled_during_an_outage_is_done_for_the_fleet_aft
         for closable in (store, other, admin):
             if closable is not None:
                 await closable.aclose()
+
+
+async def test_calls_that_find_redis_back_together_copy_the_marks_once(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, other = RedisStore(redis_url, timeout=5.0), RedisStore(redis_url, timeout=5.0)
+    copies = 0
+    send = store._send_unsent_done
+
+    async def counting() -> None:
+        nonlocal copies
+        copies += 1
+        await send()
+
+    monkeypatch.setattr(store, "_send_unsent_done", counting)
+    key = f"outage-{time.monotonic_ns()}"
+    store._unsent_done[key] = time.time() + 60  # as finish_notification leaves it in an outage
+    try:
+        await asyncio.gather(*(store.paused_until(NS) for _ in range(20)))
+        assert copies == 1
+        assert store._unsent_done == {}
+        assert await other.claim_notification(key, pending_ttl=30) == "done"
+    finally:
+        await store.aclose()
+        await other.aclose()
