@@ -25,12 +25,14 @@ import concurrent.futures
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from digipix_async._log import log
 from digipix_async.jobs._store import Begin, Decision, Finish, Store
 
 __all__ = ["GATHER_FOR", "OUTCOMES_WAIT", "GroupCommit", "Worker"]
+
+R = TypeVar("R")
 
 #: Seconds a commit waits for the intents of creates still on the wire.
 GATHER_FOR: Final = 0.002
@@ -97,17 +99,24 @@ class Worker:
                 self.store.close()
                 self.store = None
 
+    def submit(self, function: Callable[..., R], *args: Any) -> concurrent.futures.Future[R]:
+        """Run ``function(*args)`` on the worker thread.
+
+        Raise RuntimeError if the journal is closed, or the executor shut down
+        (interpreter exit).
+        """
+        if self.executor is None:
+            raise RuntimeError("the journal is closed")
+        return self.executor.submit(function, *args)
+
     def commit_soon(self) -> None:
         """Have the worker thread commit the queued outcomes, whatever the event loop does.
 
         For when no task can be relied on to run (a cancellation, perhaps the loop
         shutting down): the executor runs what was submitted even at interpreter exit.
         """
-        executor = self.executor
-        if executor is None:
-            return  # closed: what is left reads as unknown on a rerun
-        with contextlib.suppress(RuntimeError):  # shut down meanwhile: as above
-            executor.submit(self.commit, []).add_done_callback(_retrieve)
+        with contextlib.suppress(RuntimeError):  # closed: what is left reads as unknown
+            self.submit(self.commit, []).add_done_callback(_retrieve)
 
     def abandon(self) -> None:
         """Commit, close the connection on its thread and let the thread end (journal dropped)."""
@@ -192,10 +201,7 @@ class GroupCommit:
             return
         loop = asyncio.get_running_loop()
         try:
-            executor = self._worker.executor
-            if executor is None:
-                raise RuntimeError("the journal is closed")
-            round_ = executor.submit(self._worker.commit, [op for op, _ in batch])
+            round_ = self._worker.submit(self._worker.commit, [op for op, _ in batch])
         except RuntimeError as error:  # closed, or shut down at interpreter exit
             self._worker.give_up(str(error))
             _fail(batch, error)
@@ -250,12 +256,8 @@ class GroupCommit:
 
     async def _commit_outcomes(self) -> None:
         """Commit the queued outcomes now; what cannot be committed is logged, never kept."""
-        executor = self._worker.executor
         try:
-            if executor is None:
-                raise RuntimeError("the journal is closed")
-            loop = asyncio.get_running_loop()
-            committing = loop.run_in_executor(executor, self._worker.commit, [])
+            committing = asyncio.wrap_future(self._worker.submit(self._worker.commit, []))
         except RuntimeError as error:  # closed, or shut down at interpreter exit
             self._worker.give_up(str(error))
             return
