@@ -85,6 +85,33 @@ async def test_an_async_source_is_read_only_as_slots_free_up() -> None:
     assert call.running == 0
 
 
+async def test_results_reach_the_consumer_as_calls_finish_not_when_the_source_ends() -> None:
+    # A source that awaits between inputs (the CLI's reader does) while the calls finish
+    # at once: the run must hand over results as they come, not read the whole source
+    # first and hold every result until it ends (memory, progress, written-as-finished).
+    call = Recorder()
+    produced = 0
+    ahead: list[int] = []  # inputs read but not yet consumed, at each consumption
+
+    async def source() -> AsyncIterator[dict[str, Any]]:
+        nonlocal produced
+        for n in range(2000):
+            produced += 1
+            yield {"n": n * 2, "delay": 0}
+            await asyncio.sleep(0)
+
+    consumed = 0
+    async with run_bulk(call, source(), concurrency=8) as results:
+        async for _result in results:
+            consumed += 1
+            ahead.append(produced - consumed)
+            await asyncio.sleep(0)  # the consumer writes its line
+
+    assert consumed == 2000
+    # Calls running plus results waiting never exceed the concurrency (+1 being read).
+    assert max(ahead) <= 8 + 1, max(ahead)
+
+
 def bad_inputs() -> Iterator[Any]:
     yield {"n": 2}
     yield "not a mapping"

@@ -207,10 +207,19 @@ class _Core(Generic[T]):
             await self._sleep(wake)
         return self._ready.pop(0)[0]
 
+    def _has_room(self) -> bool:
+        """Whether another call may start: calls running plus results unread < the window.
+
+        Results waiting for the consumer count: otherwise calls that finish while the
+        source is read (an async source awaits) free slots as fast as it yields, and a
+        whole source is read, called and held before the consumer sees one result.
+        """
+        return len(self._running) + len(self._ready) < self.window.size
+
     async def _fill(self) -> None:
         """Start calls while the window has room: inputs put back first, then new ones."""
         loop = asyncio.get_running_loop()
-        while len(self._running) < self.window.size and not self._stopped:
+        while self._has_room() and not self._stopped:
             due = [item for item in self._put_back if item.not_before <= loop.time()]
             if due:
                 item = min(due, key=lambda due_item: due_item.not_before)
@@ -245,7 +254,7 @@ class _Core(Generic[T]):
         """Wait for a call to finish, or for the first put-back input to be due."""
         loop = asyncio.get_running_loop()
         timer = None
-        if self._put_back and len(self._running) < self.window.size:
+        if self._put_back and self._has_room():
             when = min(item.not_before for item in self._put_back)
             timer = loop.call_at(when, wake.set)
         try:
