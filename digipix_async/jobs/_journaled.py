@@ -137,7 +137,10 @@ def _still_unknown(decision: Decision) -> OrderOutcomeUnknownError:
     row = decision.row
     assert row is not None
     when = datetime.fromtimestamp(row.intent_at, UTC).isoformat(timespec="seconds")
-    what = row.error or "no outcome was recorded (the job stopped while it was sent)"
+    what = row.error or (
+        "no outcome is recorded: it is in flight now in another process using this "
+        "journal, or was when its job stopped"
+    )
     cause = DigipixError(
         f"the journal has this order's outcome as unknown since {when}: {what}; it was "
         "not sent again (resend_unknown=False)"

@@ -162,6 +162,34 @@ async def test_an_unknown_outcome_is_not_resent_until_asked(
     assert resent.partner_order_id == "p1"
 
 
+async def test_a_create_in_flight_in_another_process_is_reported_as_such(
+    tmp_path: Path, slow_server: SlowCreator, slow_client: DigipixClient
+) -> None:
+    # Two journal objects on one file stand for two processes sharing a journal: the
+    # second finds the first's intent with no outcome yet. That is not a job that
+    # stopped: the message must not send the user looking for a crash.
+    slow_server.delay = 0.5
+    async with (
+        OrderJournal(tmp_path / "j.db") as first,
+        OrderJournal(tmp_path / "j.db") as second,
+    ):
+        arrived = asyncio.Event()
+        slow_server.on_create = lambda _key, _body: arrived.set()
+        in_flight = asyncio.create_task(slow_client.orders.create(**order(1), journal=first))
+        await arrived.wait()
+        with pytest.raises(OrderOutcomeUnknownError) as caught:
+            await slow_client.orders.create(**order(1), journal=second)
+        created = await in_flight
+
+    assert slow_server.creates["p1"] == 1
+    assert created.partner_order_id == "p1"
+    assert caught.value.partner_order_id == "p1"
+    text = str(caught.value)
+    assert "in flight now in another process using this journal" in text
+    assert "or was when its job stopped" in text
+    assert "not sent again (resend_unknown=False)" in text
+
+
 async def test_settling_by_hand(
     tmp_path: Path, slow_server: SlowCreator, slow_client: DigipixClient
 ) -> None:
