@@ -26,7 +26,8 @@ def cli(ctx: click.Context) -> None:
     Credentials come from DIGIPIX_CLIENT_ID and DIGIPIX_CLIENT_SECRET (with
     DIGIPIX_ENVIRONMENT or DIGIPIX_BASE_URL); --sandbox runs any command against an
     embedded sandbox instead. Exit status: 0 when every input was answered, 1 when
-    some failed, 2 on bad usage, 130 when interrupted.
+    some failed, 2 on bad usage, 130 when interrupted (Ctrl-C), 143 when terminated
+    (SIGTERM); a bulk job finishes the requests in flight at the first of either.
     """
     ctx.ensure_object(dict)
 

@@ -84,34 +84,46 @@ async def connect(settings: Settings) -> AsyncIterator[DigipixClient]:
 
 
 class Interrupt:
-    """Ctrl-C for a bulk job: the first press stops reading input and lets the calls in
-    flight finish (so their answers are recorded), the second abandons them.
+    """Ctrl-C or SIGTERM for a bulk job: the first signal stops reading input and lets the
+    calls in flight finish (so their answers are recorded), the second abandons them.
 
-    The second press cancels the job's task; leaving the ``with`` block, that
-    cancellation (and no other) is taken back, so the job still sums up.
+    SIGTERM is what ``docker stop``, systemd, Kubernetes and ``timeout`` send before a
+    SIGKILL: taken as a first Ctrl-C, the creates in flight end recorded instead of as
+    unknown entries for somebody to look up. The second signal cancels the job's task;
+    leaving the ``with`` block, that cancellation (and no other) is taken back, so the
+    job still sums up.
     """
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, settings: Settings) -> None:
         self.stopping = asyncio.Event()
         self._settings = settings
         self._task: asyncio.Task[Any] | None = None
         self.presses = 0
+        #: The first signal received (its exit status is 128 + its number).
+        self.signal: signal.Signals | None = None
 
-    def _pressed(self) -> None:
+    def _pressed(self, received: signal.Signals = signal.SIGINT) -> None:
         self.presses += 1
         if self.presses == 1:
+            self.signal = received
             self.stopping.set()
+            what = "interrupted" if received == signal.SIGINT else f"{received.name} received"
             self._settings.say(
-                "interrupted: finishing the requests in flight (Ctrl-C again to abandon them)"
+                f"{what}: finishing the requests in flight (Ctrl-C or SIGTERM again to "
+                "abandon them)"
             )
         elif self._task is not None:
             self._task.cancel()
 
     def __enter__(self) -> Interrupt:
         self._task = asyncio.current_task()
-        # Not on Windows: there Ctrl-C stays a KeyboardInterrupt that abandons the job.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self._pressed)
+        loop = asyncio.get_running_loop()
+        for number in self._SIGNALS:
+            # Not on Windows: there Ctrl-C stays a KeyboardInterrupt that abandons the job.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(number, self._pressed, number)
         return self
 
     def __exit__(
@@ -120,8 +132,10 @@ class Interrupt:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+        loop = asyncio.get_running_loop()
+        for number in self._SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(number)
         # Ours only after the second press: any other cancellation ends the run.
         return exc_type is asyncio.CancelledError and self.presses >= 2
 

@@ -8,6 +8,7 @@ import datetime
 import enum
 import json
 import logging
+import signal
 import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -191,6 +192,8 @@ class Summary:
     skipped: int = 0
     skipped_failed: int = 0
     interrupted: bool = False
+    #: The signal that interrupted the job: the exit status is 128 + its number.
+    stopped_by: int = signal.SIGINT
     problems: list[str] = attrs.Factory(list)  # the first ones, for --json
     unreported: int = 0
 
@@ -203,9 +206,10 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every input was answered well, 1 when some failed, 130 if interrupted."""
+        """0 when every input was answered well, 1 when some failed; 130 if interrupted
+        (Ctrl-C), 143 if terminated (SIGTERM)."""
         if self.interrupted:
-            return 130
+            return 128 + self.stopped_by
         return 1 if self.failed or self.skipped_failed else 0
 
     def as_json(self, **more: Any) -> dict[str, Any]:

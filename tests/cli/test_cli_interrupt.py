@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
 
 import pytest
 
 from digipix_async.cli._context import Interrupt, Settings
+from digipix_async.cli._output import Summary
 
 
 def settings(err: io.StringIO | None = None) -> Settings:
@@ -37,3 +39,18 @@ async def test_a_cancellation_that_is_not_the_second_press_ends_the_run() -> Non
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_sigterm_is_a_first_press_and_says_so_and_exits_143() -> None:
+    err = io.StringIO()
+    with Interrupt(settings(err)) as interrupt:
+        interrupt._pressed(signal.SIGTERM)
+        assert interrupt.stopping.is_set()
+        interrupt._pressed(signal.SIGINT)  # either signal again abandons the calls
+        await asyncio.sleep(10)
+        pytest.fail("not cancelled")
+    assert interrupt.signal == signal.SIGTERM
+    assert "SIGTERM received: finishing the requests in flight" in err.getvalue()
+    summary = Summary("order", interrupted=True, stopped_by=interrupt.signal)
+    assert summary.exit_code == 143
+    assert Summary("order", interrupted=True).exit_code == 130

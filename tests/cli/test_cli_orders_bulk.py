@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import pathlib
+import signal
 from typing import Any
 
-from cli_helpers import run, sandbox_env
+from cli_helpers import run, sandbox_env, start
 from samples import ITEMS, RECIPIENT
 
 from digipix_async.sandbox import SandboxServer
@@ -123,3 +125,46 @@ async def test_a_journal_that_is_not_one_is_bad_usage(tmp_path: pathlib.Path) ->
     assert status == 2
     assert "notes.txt is not an order journal (file is not a database)" in err
     assert journal.read_text(encoding="utf-8") == "my notes\n"
+
+
+async def test_sigterm_finishes_the_creates_in_flight_and_leaves_nothing_unknown(
+    tmp_path: pathlib.Path,
+) -> None:
+    # SIGTERM is how docker, systemd and `timeout` stop a job: it must end like a first
+    # Ctrl-C, with every create already sent answered and journaled, not left unknown.
+    source, journal = tmp_path / "orders.jsonl", tmp_path / "orders.journal"
+    count = 400
+    lines = (
+        json.dumps({"partner_order_id": f"T-{n}", "recipient": RECIPIENT, "items": ITEMS})
+        for n in range(count)
+    )
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    async with SandboxServer() as sandbox:
+        sandbox.faults.add("latency", path="/v1/orders", seconds=0.05)
+        env = sandbox_env(sandbox)
+        args = ("orders", "create-bulk", str(source), "--journal", str(journal),
+                "--concurrency", "8", "--json")  # fmt: skip
+
+        process = await start(*args, env=env)
+        async with asyncio.timeout(60):
+            # The server is in this process: its count is the thing to wait on.
+            while sandbox.request_count("POST", "/v1/orders") < 40:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+
+        assert process.returncode == 143, stderr.decode()
+        assert "SIGTERM received: finishing the requests in flight" in stderr.decode()
+        assert summary(stderr.decode())["interrupted"] is True
+        results = [json.loads(line) for line in stdout.decode().splitlines()]
+        created = {r["partner_order_id"] for r in results if r["ok"]}
+        sent = {f"T-{n}" for n in range(count) if sandbox.creates_for(f"T-{n}")}
+        assert created == sent  # every create the server saw was answered and reported
+        assert 40 <= len(sent) < count
+        status, out, _ = await run("orders", "reconcile", "--journal", str(journal), "--json")
+        assert (status, json.loads(out)) == (0, [])  # nothing left for a look
+
+        status, _, err = await run(*args, env=env)
+
+        assert status == 0, err
+        assert all(sandbox.creates_for(f"T-{n}") == 1 for n in range(count))
