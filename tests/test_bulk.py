@@ -112,6 +112,26 @@ async def test_results_reach_the_consumer_as_calls_finish_not_when_the_source_en
     assert max(ahead) <= 8 + 1, max(ahead)
 
 
+async def test_calls_keep_running_while_a_slow_consumer_works_through_results() -> None:
+    # A consumer slower than the calls (a back office writing each order to its
+    # database): taking a result must start the next call at once, not only once every
+    # waiting result is taken, or the calls run in bursts with idle gaps between them.
+    call = Recorder()
+    running_seen: list[int] = []
+
+    async with run_bulk(
+        call, ({"n": n * 2, "delay": 0.01} for n in range(120)), concurrency=8
+    ) as results:
+        async for _result in results:
+            running_seen.append(call.running)
+            await asyncio.sleep(0.003)
+
+    assert len(running_seen) == 120
+    # Calls running while results are handed out; in bursts, most would see none.
+    steady = running_seen[8:]
+    assert sum(1 for running in steady if running == 0) <= len(steady) // 10, running_seen
+
+
 def bad_inputs() -> Iterator[Any]:
     yield {"n": 2}
     yield "not a mapping"

@@ -194,6 +194,10 @@ class _Core(Generic[T]):
     async def next(self) -> BulkResult[T]:
         if self._stopped:
             raise StopAsyncIteration
+        if self._ready:
+            # The slot this result frees goes to the next call now, not once every
+            # waiting result is taken (a slow consumer would get the calls in bursts).
+            await self._fill(wait=False)
         wake = self._wake = self._wake or asyncio.Event()
         while not self._ready:
             wake.clear()
@@ -210,21 +214,24 @@ class _Core(Generic[T]):
     def _has_room(self) -> bool:
         """Whether another call may start: calls running plus results unread < the window.
 
-        Results waiting for the consumer count: otherwise calls that finish while the
-        source is read (an async source awaits) free slots as fast as it yields, and a
-        whole source is read, called and held before the consumer sees one result.
+        Unread results count, or calls finishing while an async source is read free
+        slots as fast as it yields, and the whole source is called before one result.
         """
         return len(self._running) + len(self._ready) < self.window.size
 
-    async def _fill(self) -> None:
-        """Start calls while the window has room: inputs put back first, then new ones."""
+    async def _fill(self, *, wait: bool = True) -> None:
+        """Start calls while the window has room: inputs put back first, then new ones.
+
+        ``wait=False`` (a result is ready to hand over): an async source is not read,
+        its next input may be long in coming; a plain iterable is read at once.
+        """
         loop = asyncio.get_running_loop()
         while self._has_room() and not self._stopped:
             due = [item for item in self._put_back if item.not_before <= loop.time()]
             if due:
                 item = min(due, key=lambda due_item: due_item.not_before)
                 self._put_back.remove(item)
-            elif self._exhausted:
+            elif self._exhausted or (not wait and isinstance(self._source, AsyncIterable)):
                 return
             else:
                 kwargs = await self._read()
