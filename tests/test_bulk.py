@@ -132,6 +132,29 @@ async def test_calls_keep_running_while_a_slow_consumer_works_through_results() 
     assert sum(1 for running in steady if running == 0) <= len(steady) // 10, running_seen
 
 
+async def test_a_source_that_breaks_raises_only_after_the_results_already_in() -> None:
+    # Results that finished before the source broke are the consumer's: they must be
+    # handed out first, then the source's error, not the error while they wait unread.
+    call = Recorder()
+
+    def breaking() -> Iterator[dict[str, Any]]:
+        for n in range(4):
+            yield {"n": n * 2, "delay": 0}
+        raise OSError("the input file went away")
+
+    got: list[int] = []
+
+    async def consume() -> None:
+        async with run_bulk(call, breaking(), concurrency=8) as results:
+            async for result in results:
+                got.append(result.index)
+                await asyncio.sleep(0.01)  # every call has finished meanwhile
+
+    with pytest.raises(OSError, match="went away"):
+        await consume()
+    assert sorted(got) == [0, 1, 2, 3]
+
+
 def bad_inputs() -> Iterator[Any]:
     yield {"n": 2}
     yield "not a mapping"

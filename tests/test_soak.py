@@ -72,6 +72,7 @@ from digipix_async import (
 from digipix_async.jobs import OrderJournal
 from digipix_async.models import ShipmentMethod
 from digipix_async.resources import _bulk
+from digipix_async.resources._bulk_calls import IN_FLIGHT
 from digipix_async.sandbox import SandboxServer
 
 ORDERS = int(os.environ.get("DIGIPIX_SOAK_ORDERS", "3000"))
@@ -714,7 +715,7 @@ def arm_faults(sandbox: SandboxServer) -> None:
 async def wait_for_background_creates() -> None:
     """Creates of plain-loop jobs finish in the background; each has its own deadline."""
     for _ in range(100):
-        in_flight = set(_bulk._IN_FLIGHT)
+        in_flight = set(IN_FLIGHT)
         if not in_flight:
             return
         await asyncio.wait(in_flight, timeout=0.2)
@@ -804,8 +805,8 @@ async def test_soak(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
                             f"{pid} ({ledger.job_of.get(pid)}): {count} outcomes in one run: "
                             f"{ledger.said[pid]}"
                         )
-                if _bulk._IN_FLIGHT:
-                    leaks.append(f"{len(_bulk._IN_FLIGHT)} bulk calls still in flight")
+                if IN_FLIGHT:
+                    leaks.append(f"{len(IN_FLIGHT)} bulk calls still in flight")
                 in_use = client._shared.transport.pool_in_use()
                 if in_use:
                     leaks.append(f"{in_use} pooled connections still checked out")

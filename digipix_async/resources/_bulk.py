@@ -25,23 +25,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-    Iterator,
-    Mapping,
-)
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from digipix_async._errors import RateLimitError
 from digipix_async._log import log
 from digipix_async._loop_end import park, unpark
-from digipix_async.resources._bulk_calls import at_loop_end, one, retrieved
+from digipix_async.resources._bulk_calls import at_loop_end, keep_alive, one
+from digipix_async.resources._bulk_input import END, Input, Source
 from digipix_async.resources._bulk_result import BulkResult
 from digipix_async.resources._concurrency import AdaptiveWindow
 
@@ -56,16 +48,10 @@ DEFAULT_RATE_LIMIT_RETRIES = 5
 #: shared pause, where there is one, keeps the real moment).
 _MAX_PUT_BACK_WAIT = 60.0
 
-Source = Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]]
 #: Called for each outcome nobody consumed, with the input's keyword arguments.
 HandOver = Callable[[BulkResult[Any], Mapping[str, Any]], None]
 #: Builds the error of a call cancelled from outside (the event loop shutting down).
 Interrupted = Callable[[Mapping[str, Any]], Exception]
-
-# Strong references to every call in flight: a task referenced only by the event
-# loop may be garbage-collected mid-run ("Task was destroyed but it is pending").
-_IN_FLIGHT: set[asyncio.Task[Any]] = set()
-_END = object()
 
 
 class _Input(NamedTuple):
@@ -172,14 +158,12 @@ class _Core(Generic[T]):
         self.call = call
         self.window = window
         self.handed_over: list[BulkResult[T]] = []
-        self._source = source
-        self._iterator: Iterator[Any] | AsyncIterator[Any] | None = None
+        self._input = Input(source)
         self._drain = drain
         self._hand_over = hand_over
         self._interrupted = interrupted
         self._retries = rate_limit_retries
         self._next_index = 0
-        self._exhausted = False
         self._stopped = False
         self._running: dict[asyncio.Task[BulkResult[T]], _Input] = {}
         self._ready: list[tuple[BulkResult[T], Mapping[str, Any]]] = []
@@ -204,9 +188,11 @@ class _Core(Generic[T]):
             await self._fill()
             if self._ready:
                 break
-            if not self._running and not self._put_back and self._exhausted:
+            if not self._running and not self._put_back and self._input.exhausted:
                 self._stopped = True
                 self._release_keeper()
+                if self._input.broken is not None:
+                    raise self._input.broken
                 raise StopAsyncIteration
             await self._sleep(wake)
         return self._ready.pop(0)[0]
@@ -231,31 +217,15 @@ class _Core(Generic[T]):
             if due:
                 item = min(due, key=lambda due_item: due_item.not_before)
                 self._put_back.remove(item)
-            elif self._exhausted or (not wait and isinstance(self._source, AsyncIterable)):
+            elif self._input.exhausted or (not wait and self._input.is_async):
                 return
             else:
-                kwargs = await self._read()
-                if kwargs is _END or self._stopped:
+                kwargs = await self._input.read()
+                if kwargs is END or self._stopped:
                     return
                 item = _Input(self._next_index, kwargs)
                 self._next_index += 1
             self._start(item)
-
-    async def _read(self) -> Any:
-        if self._iterator is None:
-            source = self._source
-            self._iterator = aiter(source) if isinstance(source, AsyncIterable) else iter(source)
-        try:
-            if isinstance(self._iterator, AsyncIterator):
-                kwargs = await anext(self._iterator, _END)
-            else:
-                kwargs = next(self._iterator, _END)
-        except BaseException:
-            self._exhausted = True  # a broken source is not read again
-            raise
-        if kwargs is _END:
-            self._exhausted = True
-        return kwargs
 
     async def _sleep(self, wake: asyncio.Event) -> None:
         """Wait for a call to finish, or for the first put-back input to be due."""
@@ -281,8 +251,7 @@ class _Core(Generic[T]):
             park(self._keeper)
         task = asyncio.create_task(one(self.call, item.position, item.kwargs))
         self._running[task] = item
-        _IN_FLIGHT.add(task)
-        task.add_done_callback(_IN_FLIGHT.discard)
+        keep_alive(task)
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[BulkResult[T]]) -> None:
@@ -344,7 +313,7 @@ class _Core(Generic[T]):
         self._stopped = True
         self._release_keeper()
         if close_source:
-            self._close_source()
+            self._input.close()
         waiting, self._ready = self._ready, []
         for result, kwargs in waiting:
             self._give(result, kwargs)
@@ -383,17 +352,3 @@ class _Core(Generic[T]):
         keeper, self._keeper = self._keeper, None
         if keeper is not None:
             unpark(keeper)
-
-    def _close_source(self) -> None:
-        iterator, self._exhausted = self._iterator, True
-        # Generators (sync or async) have a close; other iterators have nothing to close.
-        aclose = getattr(iterator, "aclose", None) if isinstance(iterator, AsyncIterator) else None
-        close = getattr(iterator, "close", None) if isinstance(iterator, Iterator) else None
-        with contextlib.suppress(Exception):  # a source busy or already closed: nothing to do
-            if aclose is not None:
-                task = asyncio.get_running_loop().create_task(aclose())
-                _IN_FLIGHT.add(task)
-                task.add_done_callback(_IN_FLIGHT.discard)
-                task.add_done_callback(retrieved)
-            elif close is not None:
-                close()

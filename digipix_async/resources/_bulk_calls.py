@@ -8,9 +8,19 @@ from typing import Any, TypeVar
 
 from digipix_async.resources._bulk_result import BulkResult
 
-__all__ = ["at_loop_end", "one", "retrieved"]
+__all__ = ["IN_FLIGHT", "at_loop_end", "keep_alive", "one", "retrieved"]
 
 T = TypeVar("T")
+
+# Strong references to every task a bulk run starts: a task referenced only by the
+# event loop may be garbage-collected mid-run ("Task was destroyed but it is pending").
+IN_FLIGHT: set[asyncio.Task[Any]] = set()
+
+
+def keep_alive(task: asyncio.Task[Any]) -> None:
+    """Hold ``task`` in `IN_FLIGHT` until it is done."""
+    IN_FLIGHT.add(task)
+    task.add_done_callback(IN_FLIGHT.discard)
 
 
 async def one(call: Callable[..., Awaitable[T]], index: int, kwargs: Any) -> BulkResult[T]:

@@ -23,7 +23,7 @@ from conftest import SlowCreator
 from samples import ITEMS, RECIPIENT
 
 from digipix_async import BulkResult, DigipixClient, Order
-from digipix_async.resources import _bulk
+from digipix_async.resources._bulk_calls import IN_FLIGHT
 
 INPUTS = 100
 
@@ -42,7 +42,7 @@ def inputs(fail_at: int | None = None) -> Iterator[dict[str, Any]]:
 async def no_call_in_flight() -> None:
     """Wait for the creates still running in the background (bounded)."""
     await asyncio.sleep(0.5)  # longer than the server's delay: the last answers arrive
-    in_flight = set(getattr(_bulk, "_IN_FLIGHT", ()))
+    in_flight = set(IN_FLIGHT)
     if in_flight:
         await asyncio.wait(in_flight, timeout=10)
 
@@ -115,7 +115,7 @@ async def test_every_created_order_is_reported_once(
     else:
         await run(slow_client, kind, shape, consumed)
     if shape == "async with":
-        assert not getattr(_bulk, "_IN_FLIGHT", ())  # leaving the block waited for all
+        assert not IN_FLIGHT  # leaving the block waited for all
     await no_call_in_flight()
 
     reported = collections.Counter(consumed_ids(consumed) + handed_over(caplog))
@@ -162,7 +162,7 @@ async def test_the_consumers_cancellation_does_not_cut_the_drain_short(
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    assert not _bulk._IN_FLIGHT  # the drain still waited for every create
+    assert not IN_FLIGHT  # the drain still waited for every create
     assert slow_server.created == 8
     assert [result.index for result in consumed] == [0]
     assert sorted(result.value.partner_order_id or "" for result in runs[0].handed_over) == [

@@ -1,0 +1,67 @@
+"""A bulk run's input: read one mapping at a time, keep what broke it, close it early."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from typing import Any, Final
+
+from digipix_async.resources._bulk_calls import keep_alive, retrieved
+
+__all__ = ["END", "Input", "Source"]
+
+Source = Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]]
+#: What `Input.read` returns once there is nothing more to read.
+END: Final = object()
+
+
+class Input:
+    """The source of a bulk run, read lazily: a plain iterable at once, an async one awaited.
+
+    ``exhausted`` once it ended, broke or was closed. ``broken`` keeps the Exception
+    it raised: the consumer gets it after the results of the calls already started
+    (for creates: orders, maybe made), not instead of them.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        #: Its next input may be long in coming (a queue, a socket): only awaited when
+        #: nothing else is ready.
+        self.is_async = isinstance(source, AsyncIterable)
+        self.exhausted = False
+        self.broken: Exception | None = None
+        self._iterator: Iterator[Any] | AsyncIterator[Any] | None = None
+
+    async def read(self) -> Any:
+        """Return the next input, or `END`; a broken source is not read again."""
+        if self._iterator is None:
+            source = self.source
+            self._iterator = aiter(source) if isinstance(source, AsyncIterable) else iter(source)
+        try:
+            if isinstance(self._iterator, AsyncIterator):
+                kwargs = await anext(self._iterator, END)
+            else:
+                kwargs = next(self._iterator, END)
+        except Exception as error:
+            self.exhausted, self.broken = True, error
+            return END
+        except BaseException:
+            self.exhausted = True
+            raise
+        if kwargs is END:
+            self.exhausted = True
+        return kwargs
+
+    def close(self) -> None:
+        """Read no more, and close the source if it can be (a generator, sync or async)."""
+        iterator, self.exhausted = self._iterator, True
+        aclose = getattr(iterator, "aclose", None) if isinstance(iterator, AsyncIterator) else None
+        close = getattr(iterator, "close", None) if isinstance(iterator, Iterator) else None
+        with contextlib.suppress(Exception):  # a source busy or already closed: nothing to do
+            if aclose is not None:
+                task = asyncio.get_running_loop().create_task(aclose())
+                keep_alive(task)
+                task.add_done_callback(retrieved)
+            elif close is not None:
+                close()
