@@ -155,6 +155,35 @@ async def test_a_source_that_breaks_raises_only_after_the_results_already_in() -
     assert sorted(got) == [0, 1, 2, 3]
 
 
+async def test_a_consumer_timing_out_while_the_input_is_awaited_loses_no_input() -> None:
+    # A bot polls its results with a timeout while its orders trickle in from a queue:
+    # a timeout that lands while the run awaits the next input must not cancel (and so
+    # end) the source, or the run would stop early and say nothing of the rest.
+    call = Recorder()
+
+    async def trickle() -> AsyncIterator[dict[str, Any]]:
+        for n in range(6):
+            await asyncio.sleep(0.03)
+            yield {"n": n * 2, "delay": 0}
+
+    got: list[int] = []
+    timeouts = 0
+    results = run_bulk(call, trickle(), concurrency=4)
+    async with results:
+        while True:
+            try:
+                result = await asyncio.wait_for(anext(results), timeout=0.01)
+            except TimeoutError:
+                timeouts += 1
+                continue
+            except StopAsyncIteration:
+                break
+            got.append(result.index)
+
+    assert timeouts > 0
+    assert sorted(got) == list(range(6))
+
+
 def bad_inputs() -> Iterator[Any]:
     yield {"n": 2}
     yield "not a mapping"

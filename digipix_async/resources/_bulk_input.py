@@ -32,6 +32,10 @@ class Input:
         self.exhausted = False
         self.broken: Exception | None = None
         self._iterator: Iterator[Any] | AsyncIterator[Any] | None = None
+        # An async source is read by a task of its own, so that a consumer's timeout or
+        # cancellation while it waits (``wait_for(anext(results), ...)``) leaves the read
+        # going for the next call, instead of ending the source there and then.
+        self._reading: asyncio.Task[Any] | None = None
 
     async def read(self) -> Any:
         """Return the next input, or `END`; a broken source is not read again."""
@@ -40,22 +44,43 @@ class Input:
             self._iterator = aiter(source) if isinstance(source, AsyncIterable) else iter(source)
         try:
             if isinstance(self._iterator, AsyncIterator):
-                kwargs = await anext(self._iterator, END)
+                kwargs = await self._read_async(self._iterator)
             else:
                 kwargs = next(self._iterator, END)
         except Exception as error:
             self.exhausted, self.broken = True, error
             return END
-        except BaseException:
-            self.exhausted = True
-            raise
         if kwargs is END:
             self.exhausted = True
+        return kwargs
+
+    async def _read_async(self, iterator: AsyncIterator[Any]) -> Any:
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(anext(iterator, END))
+            keep_alive(self._reading)
+            self._reading.add_done_callback(retrieved)  # a failure nobody awaits is no warning
+        reading = self._reading
+        try:
+            # Shielded: only the source's own end or failure ends this read.
+            kwargs = await asyncio.shield(reading)
+        except asyncio.CancelledError:
+            if reading.cancelled():  # the source itself was cancelled: nothing more
+                self.exhausted, self._reading = True, None
+            # Else the caller was: the read, even one done by now, is the next call's.
+            raise
+        except BaseException:
+            self._reading = None
+            raise
+        self._reading = None
         return kwargs
 
     def close(self) -> None:
         """Read no more, and close the source if it can be (a generator, sync or async)."""
         iterator, self.exhausted = self._iterator, True
+        reading, self._reading = self._reading, None
+        if reading is not None and not reading.done():
+            reading.cancel()  # the generator is inside its read: this ends it
+            return
         aclose = getattr(iterator, "aclose", None) if isinstance(iterator, AsyncIterator) else None
         close = getattr(iterator, "close", None) if isinstance(iterator, Iterator) else None
         with contextlib.suppress(Exception):  # a source busy or already closed: nothing to do
