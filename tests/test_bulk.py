@@ -184,6 +184,35 @@ async def test_a_consumer_timing_out_while_the_input_is_awaited_loses_no_input()
     assert sorted(got) == list(range(6))
 
 
+@pytest.mark.parametrize("source_kind", ["sync", "async"])
+async def test_several_consumers_of_one_run_get_each_result_once(source_kind: str) -> None:
+    # Workers sharing one run (async for in each): every input is called once, and
+    # its result goes to exactly one worker; reads of an async source do not overlap.
+    call = Recorder()
+
+    async def trickle() -> AsyncIterator[dict[str, Any]]:
+        for n in range(300):
+            await asyncio.sleep(0)
+            yield {"n": n * 2, "delay": 0.001}
+
+    plain = ({"n": n * 2, "delay": 0.001} for n in range(300))
+    got: collections.Counter[int] = collections.Counter()
+    async with run_bulk(
+        call, trickle() if source_kind == "async" else plain, concurrency=8
+    ) as results:
+
+        async def worker() -> None:
+            async for result in results:
+                got[result.index] += 1
+                await asyncio.sleep(0.001)
+
+        await asyncio.gather(worker(), worker(), worker())
+
+    assert sorted(got) == list(range(300))
+    assert set(got.values()) == {1}
+    assert collections.Counter(call.started) == collections.Counter(n * 2 for n in range(300))
+
+
 def bad_inputs() -> Iterator[Any]:
     yield {"n": 2}
     yield "not a mapping"

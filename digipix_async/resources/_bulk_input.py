@@ -36,6 +36,8 @@ class Input:
         # cancellation while it waits (``wait_for(anext(results), ...)``) leaves the read
         # going for the next call, instead of ending the source there and then.
         self._reading: asyncio.Task[Any] | None = None
+        # Several consumers may iterate one run: each read's input goes to one of them.
+        self._one_reader = asyncio.Lock()
 
     async def read(self) -> Any:
         """Return the next input, or `END`; a broken source is not read again."""
@@ -55,24 +57,27 @@ class Input:
         return kwargs
 
     async def _read_async(self, iterator: AsyncIterator[Any]) -> Any:
-        if self._reading is None:
-            self._reading = asyncio.ensure_future(anext(iterator, END))
-            keep_alive(self._reading)
-            self._reading.add_done_callback(retrieved)  # a failure nobody awaits is no warning
-        reading = self._reading
-        try:
-            # Shielded: only the source's own end or failure ends this read.
-            kwargs = await asyncio.shield(reading)
-        except asyncio.CancelledError:
-            if reading.cancelled():  # the source itself was cancelled: nothing more
-                self.exhausted, self._reading = True, None
-            # Else the caller was: the read, even one done by now, is the next call's.
-            raise
-        except BaseException:
+        async with self._one_reader:
+            if self.exhausted:  # while this waited, another reader found the end
+                return END
+            if self._reading is None:
+                self._reading = asyncio.ensure_future(anext(iterator, END))
+                keep_alive(self._reading)
+                self._reading.add_done_callback(retrieved)  # failed, and nobody awaits it
+            reading = self._reading
+            try:
+                # Shielded: only the source's own end or failure ends this read.
+                kwargs = await asyncio.shield(reading)
+            except asyncio.CancelledError:
+                if reading.cancelled():  # the source itself was cancelled: nothing more
+                    self.exhausted, self._reading = True, None
+                # Else the caller was: the read, even one done by now, is the next call's.
+                raise
+            except BaseException:
+                self._reading = None
+                raise
             self._reading = None
-            raise
-        self._reading = None
-        return kwargs
+            return kwargs
 
     def close(self) -> None:
         """Read no more, and close the source if it can be (a generator, sync or async)."""
