@@ -208,8 +208,8 @@ class _Core(Generic[T]):
     async def _fill(self, *, wait: bool = True) -> None:
         """Start calls while the window has room: inputs put back first, then new ones.
 
-        ``wait=False`` (a result is ready to hand over): an async source is not read,
-        its next input may be long in coming; a plain iterable is read at once.
+        ``wait=False`` (a result is ready to hand over): only inputs to be had at once,
+        not an async source's (see `Input.is_async`).
         """
         loop = asyncio.get_running_loop()
         while self._has_room() and not self._stopped:

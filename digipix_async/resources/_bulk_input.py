@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
 from digipix_async.resources._bulk_calls import keep_alive, retrieved
@@ -26,8 +26,9 @@ class Input:
 
     def __init__(self, source: Source) -> None:
         self.source = source
-        #: Its next input may be long in coming (a queue, a socket): only awaited when
-        #: nothing else is ready.
+        #: Its next input may be long in coming (a queue, a socket): it is read only
+        #: when no result waits to be handed out (a read ahead would take an input
+        #: that a consumer who then stops never sees).
         self.is_async = isinstance(source, AsyncIterable)
         self.exhausted = False
         self.broken: Exception | None = None
@@ -41,43 +42,45 @@ class Input:
 
     async def read(self) -> Any:
         """Return the next input, or `END`; a broken source is not read again."""
+        iterator = self._started()
+        if not isinstance(iterator, AsyncIterator):
+            return self._got(lambda: next(iterator, END))
+        async with self._one_reader:
+            if self.exhausted:  # while this waited, another reader found the end
+                return END
+            reading = self._reading_task(iterator)
+            # Not cancelled with its caller: the read, even one done by now, is then the
+            # next call's; and its failure is not raised here but taken by `_got`.
+            await asyncio.wait((reading,))
+            self._reading = None
+            return self._got(reading.result)
+
+    def _started(self) -> Iterator[Any] | AsyncIterator[Any]:
         if self._iterator is None:
             source = self.source
             self._iterator = aiter(source) if isinstance(source, AsyncIterable) else iter(source)
+        return self._iterator
+
+    def _reading_task(self, iterator: AsyncIterator[Any]) -> asyncio.Task[Any]:
+        """Return the task reading the next input of an async source, started if need be."""
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(anext(iterator, END))
+            keep_alive(self._reading)
+            self._reading.add_done_callback(retrieved)  # failed, and nobody awaits it
+        return self._reading
+
+    def _got(self, take: Callable[[], Any]) -> Any:
+        """Return what ``take`` read; the source's end or failure exhausts it."""
         try:
-            if isinstance(self._iterator, AsyncIterator):
-                kwargs = await self._read_async(self._iterator)
-            else:
-                kwargs = next(self._iterator, END)
+            kwargs = take()
+        except asyncio.CancelledError:  # an async source's read was cancelled: it ended
+            kwargs = END
         except Exception as error:
             self.exhausted, self.broken = True, error
             return END
         if kwargs is END:
             self.exhausted = True
         return kwargs
-
-    async def _read_async(self, iterator: AsyncIterator[Any]) -> Any:
-        async with self._one_reader:
-            if self.exhausted:  # while this waited, another reader found the end
-                return END
-            if self._reading is None:
-                self._reading = asyncio.ensure_future(anext(iterator, END))
-                keep_alive(self._reading)
-                self._reading.add_done_callback(retrieved)  # failed, and nobody awaits it
-            reading = self._reading
-            try:
-                # Shielded: only the source's own end or failure ends this read.
-                kwargs = await asyncio.shield(reading)
-            except asyncio.CancelledError:
-                if reading.cancelled():  # the source itself was cancelled: nothing more
-                    self.exhausted, self._reading = True, None
-                # Else the caller was: the read, even one done by now, is the next call's.
-                raise
-            except BaseException:
-                self._reading = None
-                raise
-            self._reading = None
-            return kwargs
 
     def close(self) -> None:
         """Read no more, and close the source if it can be (a generator, sync or async)."""
