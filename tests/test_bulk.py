@@ -353,6 +353,29 @@ async def test_an_input_refused_too_often_is_reported() -> None:
     assert [type(result.error) for result in results] == [RateLimitError]
 
 
+async def test_inputs_put_back_during_a_pause_keep_the_rest_of_the_source_unread() -> None:
+    # While the server pauses the client (every call refused at once with Retry-After),
+    # each refusal must not free a slot for the next input: the whole source would be
+    # read into memory, to be retried all at the same moment.
+    read = 0
+
+    def source() -> Iterator[dict[str, Any]]:
+        nonlocal read
+        for n in range(100_000):
+            read += 1
+            yield {"n": n}
+
+    async def refused(n: int) -> int:
+        raise RateLimitError("slow down", status=429, retry_after=5.0)
+
+    results = run_bulk(refused, source(), concurrency=8)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(anext(results), timeout=0.3)
+    await results.aclose()
+
+    assert read <= 8 + 1, read
+
+
 async def test_create_many_follows_the_clients_throttle_count() -> None:
     class Stub:
         """A client as resources see it: every call answers, and 429s were absorbed."""

@@ -197,13 +197,22 @@ class _Core(Generic[T]):
             await self._sleep(wake)
         return self._ready.pop(0)[0]
 
-    def _has_room(self) -> bool:
-        """Whether another call may start: calls running plus results unread < the window.
+    def _can_run(self) -> bool:
+        """Whether a call may start: calls running plus results unread < the window.
 
         Unread results count, or calls finishing while an async source is read free
         slots as fast as it yields, and the whole source is called before one result.
         """
         return len(self._running) + len(self._ready) < self.window.size
+
+    def _can_read(self) -> bool:
+        """Whether a new input may be read: inputs put back (429) hold their slot too.
+
+        Or during a server's pause each refusal would free a slot for the next input,
+        and the whole source would be read in, to be retried all at once.
+        """
+        held = len(self._running) + len(self._ready) + len(self._put_back)
+        return held < self.window.size
 
     async def _fill(self, *, wait: bool = True) -> None:
         """Start calls while the window has room: inputs put back first, then new ones.
@@ -212,13 +221,15 @@ class _Core(Generic[T]):
         not an async source's (see `Input.is_async`).
         """
         loop = asyncio.get_running_loop()
-        while self._has_room() and not self._stopped:
+        while self._can_run() and not self._stopped:
             due = [item for item in self._put_back if item.not_before <= loop.time()]
             if due:
                 item = min(due, key=lambda due_item: due_item.not_before)
                 self._put_back.remove(item)
-            elif self._input.exhausted or (not wait and self._input.is_async):
+            elif not self._can_read() or self._input.exhausted:
                 return
+            elif self._input.is_async and not wait:
+                return  # its next input may be long in coming, and results are ready
             else:
                 kwargs = await self._input.read()
                 if kwargs is END or self._stopped:
@@ -231,7 +242,7 @@ class _Core(Generic[T]):
         """Wait for a call to finish, or for the first put-back input to be due."""
         loop = asyncio.get_running_loop()
         timer = None
-        if self._put_back and self._has_room():
+        if self._put_back and self._can_run():
             when = min(item.not_before for item in self._put_back)
             timer = loop.call_at(when, wake.set)
         try:
