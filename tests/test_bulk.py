@@ -112,16 +112,25 @@ async def test_results_reach_the_consumer_as_calls_finish_not_when_the_source_en
     assert max(ahead) <= 8 + 1, max(ahead)
 
 
-async def test_calls_keep_running_while_a_slow_consumer_works_through_results() -> None:
+@pytest.mark.parametrize("source_kind", ["sync", "async"])
+async def test_calls_keep_running_while_a_slow_consumer_works_through_results(
+    source_kind: str,
+) -> None:
     # A consumer slower than the calls (a back office writing each order to its
-    # database): taking a result must start the next call at once, not only once every
-    # waiting result is taken, or the calls run in bursts with idle gaps between them.
+    # database, a bot answering in a chat while orders come from a queue): taking a
+    # result must start the next call at once, not only once every waiting result is
+    # taken, or the calls run in bursts with idle gaps between them.
     call = Recorder()
     running_seen: list[int] = []
 
-    async with run_bulk(
-        call, ({"n": n * 2, "delay": 0.01} for n in range(120)), concurrency=8
-    ) as results:
+    async def queue() -> AsyncIterator[dict[str, Any]]:
+        for n in range(120):
+            await asyncio.sleep(0)
+            yield {"n": n * 2, "delay": 0.01}
+
+    plain = ({"n": n * 2, "delay": 0.01} for n in range(120))
+    source = queue() if source_kind == "async" else plain
+    async with run_bulk(call, source, concurrency=8) as results:
         async for _result in results:
             running_seen.append(call.running)
             await asyncio.sleep(0.003)

@@ -26,9 +26,9 @@ class Input:
 
     def __init__(self, source: Source) -> None:
         self.source = source
-        #: Its next input may be long in coming (a queue, a socket): it is read only
-        #: when no result waits to be handed out (a read ahead would take an input
-        #: that a consumer who then stops never sees).
+        #: Its next input may be long in coming (a queue, a socket): a ready result
+        #: never waits for it (the run reads it in a task of its own meanwhile, and
+        #: starts its call at once: an input read is never held back unstarted).
         self.is_async = isinstance(source, AsyncIterable)
         self.exhausted = False
         self.broken: Exception | None = None
