@@ -202,16 +202,16 @@ class _Core(Generic[T]):
     def _can_run(self) -> bool:
         """Whether a call may start: calls running plus results unread < the window.
 
-        Unread results count, or calls finishing while an async source is read free
-        slots as fast as it yields, and the whole source is called before one result.
+        Unread results count: otherwise calls finishing while an async source is read
+        free slots as fast as it yields, and the whole source is called before one result.
         """
         return len(self._running) + len(self._ready) < self.window.size
 
     def _can_read(self) -> bool:
         """Whether a new input may be read: inputs put back (429) hold their slot too.
 
-        Or during a server's pause each refusal would free a slot for the next input,
-        and the whole source would be read in, to be retried all at once.
+        Otherwise, during a server's pause, each refusal would free a slot for the next
+        input, and the whole source would be read in, to be retried all at once.
         """
         held = len(self._running) + len(self._ready) + len(self._put_back)
         return held < self.window.size
