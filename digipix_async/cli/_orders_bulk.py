@@ -199,9 +199,7 @@ async def _create_bulk(
                 else:
                     job.result(result.index, None, result.error)
     job.summary.retried = requests_sent.retried()
-    job.summary.interrupted = interrupt.presses > 0
-    if interrupt.signal is not None:
-        job.summary.stopped_by = interrupt.signal
+    job.summary.stopped_by = interrupt.signal
     summary = job.summary
     if settings.as_json:
         # stdout holds one JSON line per order: the summary goes to stderr, as JSON.

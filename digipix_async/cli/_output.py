@@ -8,7 +8,6 @@ import datetime
 import enum
 import json
 import logging
-import signal
 import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -191,9 +190,9 @@ class Summary:
     retried: int = 0
     skipped: int = 0
     skipped_failed: int = 0
-    interrupted: bool = False
-    #: The signal that interrupted the job: the exit status is 128 + its number.
-    stopped_by: int = signal.SIGINT
+    #: The signal that stopped the job early (SIGINT: Ctrl-C, or SIGTERM), None if none
+    #: did; the exit status is then 128 + its number.
+    stopped_by: int | None = None
     problems: list[str] = attrs.Factory(list)  # the first ones, for --json
     unreported: int = 0
 
@@ -205,10 +204,15 @@ class Summary:
             self.unreported += 1
 
     @property
+    def interrupted(self) -> bool:
+        """Whether a signal stopped the job before every input was read."""
+        return self.stopped_by is not None
+
+    @property
     def exit_code(self) -> int:
         """0 when every input was answered well, 1 when some failed; 130 if interrupted
         (Ctrl-C), 143 if terminated (SIGTERM)."""
-        if self.interrupted:
+        if self.stopped_by is not None:
             return 128 + self.stopped_by
         return 1 if self.failed or self.skipped_failed else 0
 

@@ -130,9 +130,7 @@ async def _quote_bulk(
                 else:
                     job.failed(result.index, result.error)
     job.summary.retried = requests_sent.retried()
-    job.summary.interrupted = interrupt.presses > 0
-    if interrupt.signal is not None:
-        job.summary.stopped_by = interrupt.signal
+    job.summary.stopped_by = interrupt.signal
     summary = job.summary
     if settings.as_json:
         print_json(summary.as_json(output=results.path), settings.out)

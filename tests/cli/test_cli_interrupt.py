@@ -51,6 +51,6 @@ async def test_sigterm_is_a_first_press_and_says_so_and_exits_143() -> None:
         pytest.fail("not cancelled")
     assert interrupt.signal == signal.SIGTERM
     assert "SIGTERM received: finishing the requests in flight" in err.getvalue()
-    summary = Summary("order", interrupted=True, stopped_by=interrupt.signal)
+    summary = Summary("order", stopped_by=interrupt.signal)
     assert summary.exit_code == 143
-    assert Summary("order", interrupted=True).exit_code == 130
+    assert Summary("order", stopped_by=signal.SIGINT).exit_code == 130

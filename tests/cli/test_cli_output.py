@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
 
 from rich.console import Console
 
@@ -49,7 +50,7 @@ def test_the_summary_and_its_exit_code() -> None:
     )
     assert summary.exit_code == 1
     assert Summary("cart", ok=5, skipped=2).exit_code == 0
-    assert Summary("cart", ok=5, interrupted=True).exit_code == 130
+    assert Summary("cart", ok=5, stopped_by=signal.SIGINT).exit_code == 130
 
 
 async def test_without_a_terminal_a_stalled_job_still_says_where_it_is() -> None:
