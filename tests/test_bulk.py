@@ -44,6 +44,20 @@ class Recorder:
             self.running -= 1
 
 
+def inputs(count: int, *, delay: float, kind: str = "sync", pause: float = 0.0) -> Any:
+    """``count`` inputs that succeed (even ``n``), from a generator or an async one that
+    awaits ``pause`` before each (a queue being fed)."""
+    if kind == "sync":
+        return ({"n": n * 2, "delay": delay} for n in range(count))
+
+    async def fed() -> AsyncIterator[dict[str, Any]]:
+        for n in range(count):
+            await asyncio.sleep(pause)
+            yield {"n": n * 2, "delay": delay}
+
+    return fed()
+
+
 async def collect(results: AsyncIterator[BulkResult[int]]) -> list[BulkResult[int]]:
     return [result async for result in results]
 
@@ -123,13 +137,7 @@ async def test_calls_keep_running_while_a_slow_consumer_works_through_results(
     call = Recorder()
     running_seen: list[int] = []
 
-    async def queue() -> AsyncIterator[dict[str, Any]]:
-        for n in range(120):
-            await asyncio.sleep(0)
-            yield {"n": n * 2, "delay": 0.01}
-
-    plain = ({"n": n * 2, "delay": 0.01} for n in range(120))
-    source = queue() if source_kind == "async" else plain
+    source = inputs(120, delay=0.01, kind=source_kind)
     async with run_bulk(call, source, concurrency=8) as results:
         async for _result in results:
             running_seen.append(call.running)
@@ -169,15 +177,9 @@ async def test_a_consumer_timing_out_while_the_input_is_awaited_loses_no_input()
     # a timeout that lands while the run awaits the next input must not cancel (and so
     # end) the source, or the run would stop early and say nothing of the rest.
     call = Recorder()
-
-    async def trickle() -> AsyncIterator[dict[str, Any]]:
-        for n in range(6):
-            await asyncio.sleep(0.03)
-            yield {"n": n * 2, "delay": 0}
-
     got: list[int] = []
     timeouts = 0
-    results = run_bulk(call, trickle(), concurrency=4)
+    results = run_bulk(call, inputs(6, delay=0, kind="async", pause=0.03), concurrency=4)
     async with results:
         while True:
             try:
@@ -198,17 +200,9 @@ async def test_several_consumers_of_one_run_get_each_result_once(source_kind: st
     # Workers sharing one run (async for in each): every input is called once, and
     # its result goes to exactly one worker; reads of an async source do not overlap.
     call = Recorder()
-
-    async def trickle() -> AsyncIterator[dict[str, Any]]:
-        for n in range(300):
-            await asyncio.sleep(0)
-            yield {"n": n * 2, "delay": 0.001}
-
-    plain = ({"n": n * 2, "delay": 0.001} for n in range(300))
     got: collections.Counter[int] = collections.Counter()
-    async with run_bulk(
-        call, trickle() if source_kind == "async" else plain, concurrency=8
-    ) as results:
+    source = inputs(300, delay=0.001, kind=source_kind)
+    async with run_bulk(call, source, concurrency=8) as results:
 
         async def worker() -> None:
             async for result in results:
