@@ -16,6 +16,7 @@
     │   └── InternalServerError       5xx
     ├── APIResponseValidationError    a 2xx body that is not the JSON the model expects
     ├── OrderOutcomeUnknownError      a create-order that may or may not have reached the server
+    ├── JournalError                  an order journal's file cannot be read or written
     └── ValidationError (ValueError)  bad input, raised before anything is sent
 
 Every error pickles (so it can cross a process pool) and never holds a request
@@ -37,6 +38,7 @@ __all__ = [
     "ConflictError",
     "DigipixError",
     "InternalServerError",
+    "JournalError",
     "NotFoundError",
     "OrderOutcomeUnknownError",
     "PermissionDeniedError",
@@ -214,6 +216,30 @@ class OrderOutcomeUnknownError(DigipixError):
         self.partner_order_id = partner_order_id
         self.cause = cause
         self.attempts = cause.attempts
+
+
+class JournalError(DigipixError):
+    """An order journal's file cannot be read or written: a full disk, an I/O error,
+    a file that is not a journal. The SQLite error is the ``__cause__``.
+
+    Raised for a create whose intent could not be recorded (``partner_order_id``):
+    that order was NOT sent, and a rerun sends it. Raised by ``OrderJournal.aclose``
+    when the outcomes of some creates could not be recorded at all: ``unrecorded``
+    maps each one's partner order id to the order id it was created as (None if it
+    was not created, or its outcome is unknown). A rerun reports those as unknown;
+    settle the created ones with ``journal.mark_created(partner_order_id, order_id)``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partner_order_id: str | None = None,
+        unrecorded: Mapping[str, str | None] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.partner_order_id = partner_order_id
+        self.unrecorded: dict[str, str | None] = dict(unrecorded or {})
 
 
 class ValidationError(DigipixError, ValueError):

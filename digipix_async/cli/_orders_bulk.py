@@ -31,7 +31,7 @@ from digipix_async.cli._output import (
     to_json,
 )
 from digipix_async.cli._rows import RowError, decode_line, lines
-from digipix_async.jobs import OrderJournal
+from digipix_async.jobs import JournalError, OrderJournal
 
 __all__ = ["create_bulk", "reconcile"]
 
@@ -86,9 +86,12 @@ async def _journal(path: str) -> AsyncIterator[OrderJournal]:
     journal = OrderJournal(path)
     try:
         await journal.open()
-    except sqlite3.DatabaseError as error:  # open() has released what it took
+    except JournalError as error:  # open() has released what it took
+        cause = error.__cause__ or error
+        # "file is not a database" (SQLITE_NOTADB) is the one that says what the file is.
+        what = "is not" if type(cause) is sqlite3.DatabaseError else "cannot be used as"
         raise click.BadParameter(
-            f"{path} is not an order journal ({error})", param_hint="'--journal'"
+            f"{path} {what} an order journal ({cause})", param_hint="'--journal'"
         ) from None
     try:
         yield journal

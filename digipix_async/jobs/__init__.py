@@ -7,6 +7,7 @@ instead of creating it twice. Journaled orders carry `JOURNAL_KEY` in ``customDa
 so a status notification can settle an entry whose outcome was unknown.
 """
 
+from digipix_async._errors import JournalError
 from digipix_async.jobs._journal import JOURNAL_KEY, JournalEntry, OrderJournal
 
-__all__ = ["JOURNAL_KEY", "JournalEntry", "OrderJournal"]
+__all__ = ["JOURNAL_KEY", "JournalEntry", "JournalError", "OrderJournal"]

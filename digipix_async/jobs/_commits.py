@@ -27,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
+from digipix_async._errors import JournalError
 from digipix_async._log import log
 from digipix_async.jobs._store import Begin, Decision, Finish, Store
 
@@ -51,6 +52,8 @@ class Worker:
         self.executor: ThreadPoolExecutor | None = None
         self.store: Store | None = None  # made, used and closed on the executor's thread
         self.outcomes: collections.deque[Finish] = collections.deque()
+        #: Why the last commit failed, while commits fail (logged once, not per retry).
+        self.failing: str | None = None
 
     def take_outcomes(self) -> list[Finish]:
         """Take every outcome queued so far, oldest first."""
@@ -86,18 +89,40 @@ class Worker:
         try:
             results = self.store.apply([*outcomes, *intents])
         except BaseException as error:
-            _log_lost(outcomes, str(error))
+            # Kept, oldest first, for the next commit: a full disk may have room again
+            # by then, and an outcome dropped here would send a person to the dashboard
+            # for an order id the job knew.
+            self.outcomes.extendleft(reversed(outcomes))
+            if outcomes and self.failing is None:
+                log.warning(
+                    "journal: %d outcomes could not be recorded yet (%s); kept in memory "
+                    "and retried with every commit",
+                    len(outcomes),
+                    error,
+                )
+            self.failing = str(error)
             raise
+        if self.failing is not None:
+            log.warning("journal: recording again (it had failed: %s)", self.failing)
+            self.failing = None
         return results[len(outcomes) :]
 
     def close_store(self) -> None:
-        """Commit the outcomes still queued, then close the connection (worker thread)."""
-        if self.store is not None:
-            try:
-                self.commit([])
-            finally:
-                self.store.close()
-                self.store = None
+        """Commit the outcomes still queued, then close the connection (worker thread).
+
+        Raise `JournalError` naming the outcomes that could not be recorded at all.
+        """
+        if self.store is None:
+            return
+        try:
+            self.commit([])
+        except Exception as error:
+            lost = self.take_outcomes()
+            _log_lost(lost, str(error))
+            raise _unrecorded(lost, error) from error
+        finally:
+            self.store.close()
+            self.store = None
 
     def submit(self, function: Callable[..., R], *args: Any) -> concurrent.futures.Future[R]:
         """Run ``function(*args)`` on the worker thread.
@@ -245,24 +270,31 @@ class GroupCommit:
                 oldest = self._worker.oldest_outcome()
                 if oldest is None and not self._outcome_came:
                     return
-                if oldest is not None and oldest is seen:
-                    await self._commit_outcomes()
+                if oldest is not None and oldest is seen and await self._commit_outcomes():
                     continue
+                # (A commit that failed kept them queued: tried again after a wait.)
                 seen, self._outcome_came = oldest, False
                 await asyncio.sleep(OUTCOMES_WAIT)
         except asyncio.CancelledError:
             self._worker.commit_soon()
             raise
 
-    async def _commit_outcomes(self) -> None:
-        """Commit the queued outcomes now; what cannot be committed is logged, never kept."""
+    async def _commit_outcomes(self) -> bool:
+        """Commit the queued outcomes now; return whether that worked.
+
+        On failure they stay queued (`Worker.commit` logged why); with the journal
+        closed they are logged as lost.
+        """
         try:
             committing = asyncio.wrap_future(self._worker.submit(self._worker.commit, []))
         except RuntimeError as error:  # closed, or shut down at interpreter exit
             self._worker.give_up(str(error))
-            return
-        with contextlib.suppress(Exception):  # `Worker.commit` logged what was lost
+            return False
+        try:
             await committing
+        except Exception:
+            return False
+        return True
 
 
 def _fail(batch: list[tuple[Begin, asyncio.Future[Decision]]], error: Exception) -> None:
@@ -281,6 +313,27 @@ def _retrieve(future: concurrent.futures.Future[Any]) -> None:
     """Take a worker job's failure (`Worker.commit` logged what it meant)."""
     if not future.cancelled():
         future.exception()
+
+
+def _unrecorded(outcomes: list[Finish], error: Exception) -> JournalError:
+    """The error `OrderJournal.aclose` raises for outcomes it could not record."""
+    created = [o for o in outcomes if o.order_id]
+    listed = ", ".join(f"{o.partner_order_id!r} as order {o.order_id}" for o in created[:20])
+    if len(created) > 20:
+        listed += f" and {len(created) - 20} more"
+    count = f"{len(outcomes)} create" + ("s" if len(outcomes) != 1 else "")
+    return JournalError(
+        f"could not record the outcomes of {count} ({error}), so a rerun reports them as "
+        "unknown"
+        + (
+            f"; created: {listed} (once the journal can be written, settle each with "
+            "journal.mark_created(partner_order_id, order_id); the error's .unrecorded "
+            "has them all)"
+            if created
+            else ""
+        ),
+        unrecorded={o.partner_order_id: o.order_id for o in outcomes},
+    )
 
 
 def _log_lost(outcomes: list[Finish], why: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +24,7 @@ from typing import Any, Self, TypeVar
 
 import attrs
 
-from digipix_async._errors import ValidationError
+from digipix_async._errors import JournalError, ValidationError
 from digipix_async._log import log
 from digipix_async.jobs._commits import GroupCommit, Worker
 from digipix_async.jobs._store import Begin, Decision, Finish, Row, State, Store
@@ -125,7 +126,12 @@ class OrderJournal:
         self._worker.store = Store(self._path)
 
     async def aclose(self) -> None:
-        """Wait for the creates recording into this journal, commit, close the file and thread."""
+        """Wait for the creates recording into this journal, commit, close the file and thread.
+
+        Like a file's ``close()``, it raises when what it holds cannot be written:
+        `JournalError`, with ``unrecorded`` naming the creates whose outcomes are not
+        in the file (a rerun reports those as unknown).
+        """
         if self._closed:
             return
         if self._in_flight and self._idle is not None:
@@ -146,7 +152,10 @@ class OrderJournal:
         executor = self._worker.executor
         if executor is None:
             raise RuntimeError(f"{self!r} is closed")
-        return await asyncio.get_running_loop().run_in_executor(executor, function, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, function, *args)
+        except sqlite3.Error as error:
+            raise JournalError(f"the journal {self._path!r}: {error}") from error
 
     async def _use(self, function: Callable[[], R]) -> R:
         """Run ``function`` on the worker thread after the outcomes queued so far are committed."""
@@ -186,6 +195,14 @@ class OrderJournal:
             decision = await self._commits.intent(
                 Begin(partner_order_id, body_sha256, time.time(), resend)
             )
+        except sqlite3.Error as error:
+            self._release(partner_order_id)
+            raise JournalError(
+                f"the journal {self._path!r} could not record the intent to create partner "
+                f"order id {partner_order_id!r} ({error}), so the order was NOT sent; a "
+                "rerun sends it once the journal can be written",
+                partner_order_id=partner_order_id,
+            ) from error
         except BaseException:
             self._release(partner_order_id)
             raise

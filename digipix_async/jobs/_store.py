@@ -21,7 +21,7 @@ import sqlite3
 import uuid
 from typing import Any, Literal, NamedTuple
 
-from digipix_async._errors import ValidationError
+from digipix_async._errors import JournalError, ValidationError
 
 __all__ = ["Begin", "Decision", "Finish", "Row", "Store"]
 
@@ -127,11 +127,11 @@ class Store:
         try:
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
-                raise OSError(f"the journal {path!r} cannot use WAL mode (got {mode!r})")
+                raise JournalError(f"the journal {path!r} cannot use WAL mode (got {mode!r})")
             connection.execute("PRAGMA synchronous=FULL")
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, _SCHEMA_VERSION):
-                raise OSError(f"the journal {path!r} has schema {version}, this SDK knows 1")
+                raise JournalError(f"the journal {path!r} has schema {version}, this SDK knows 1")
             connection.executescript(_SCHEMA)
             connection.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except BaseException:

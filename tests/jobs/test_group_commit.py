@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import pickle
 import sqlite3
 import threading
 import time
@@ -21,7 +22,7 @@ from conftest import SlowCreator, end_like_asyncio_run
 from samples import ITEMS, RECIPIENT
 
 from digipix_async import DigipixClient
-from digipix_async.jobs import OrderJournal, _commits
+from digipix_async.jobs import JournalError, OrderJournal, _commits
 from digipix_async.jobs._commits import GroupCommit, Worker
 from digipix_async.jobs._store import Begin, Decision, Finish, Store
 from digipix_async.sandbox import SandboxServer
@@ -211,22 +212,87 @@ async def test_drain_commits_what_is_queued_without_waiting(
     assert store.transactions == [["outcome p1"]]
 
 
-async def test_a_failed_commit_fails_its_intents_and_logs_its_outcomes(
+class Failing(RecordingStore):
+    """A store whose transactions fail while ``full`` is set, as on a full disk."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = True
+        self.attempts = 0
+
+    def apply(self, operations: list[Begin | Finish]) -> list[Any]:
+        self.attempts += 1
+        if self.full:
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().apply(operations)
+
+
+async def test_a_failed_commit_fails_its_intents_and_keeps_its_outcomes_for_the_next(
     patient: None, worker: Worker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class Full(RecordingStore):
-        def apply(self, operations: list[Begin | Finish]) -> list[Any]:
-            raise OSError("disk full")
-
-    worker.store = Full()  # type: ignore[assignment]
+    store = Failing()
+    worker.store = store  # type: ignore[assignment]
     commits = GroupCommit(worker, InFlight(1))
     commits.outcome(outcome("p1"))
     async with asyncio.timeout(SAFETY):
-        with pytest.raises(OSError, match="disk full"):
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
             await commits.intent(intent("p2"))
-    [record] = [r for r in caplog.records if "could not be recorded" in r.getMessage()]
-    assert "'p1' (created, order o-p1)" in record.getMessage()
-    assert "disk full" in record.getMessage()
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            await commits.intent(intent("p3"))
+        # Before, the outcome was logged and dropped: a rerun then listed an order
+        # the job had created as unknown, for a person to look up.
+        assert [o.partner_order_id for o in worker.outcomes] == ["p1"]
+        store.full = False
+        await commits.intent(intent("p4"))
+    assert store.transactions == [["outcome p1", "intent p4"]]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "digipix_async"]
+    assert warnings == [  # once, not per failed commit
+        "journal: 1 outcomes could not be recorded yet (database or disk is full); kept in "
+        "memory and retried with every commit",
+        "journal: recording again (it had failed: database or disk is full)",
+    ]
+
+
+async def test_the_keeper_retries_outcomes_after_a_wait_not_in_a_spin(
+    monkeypatch: pytest.MonkeyPatch, worker: Worker
+) -> None:
+    monkeypatch.setattr(_commits, "OUTCOMES_WAIT", 0.05)
+    store = Failing()
+    worker.store = store  # type: ignore[assignment]
+    commits = GroupCommit(worker, InFlight(0))
+    commits.outcome(outcome("p1"))
+    await asyncio.sleep(0.5)
+    # One try per look at most: ~5 in 0.5 s (a spin would make thousands).
+    assert 1 <= store.attempts <= 12
+    store.full = False
+    assert await asyncio.to_thread(store.committed.wait, SAFETY)
+    assert store.transactions == [["outcome p1"]]
+    assert list(worker.outcomes) == []
+
+
+async def test_closing_names_the_outcomes_it_could_not_record(
+    worker: Worker, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker.store = Failing()  # type: ignore[assignment]
+    worker.outcomes.extend([outcome("p1"), Finish("p2", "a1", "unknown", None, None, "x", 0.0)])
+
+    with pytest.raises(JournalError) as raised:
+        await asyncio.to_thread(worker.close_store)
+
+    assert raised.value.unrecorded == {"p1": "o-p1", "p2": None}
+    assert str(raised.value) == (
+        "could not record the outcomes of 2 creates (database or disk is full), so a rerun "
+        "reports them as unknown; created: 'p1' as order o-p1 (once the journal can be "
+        "written, settle each with journal.mark_created(partner_order_id, order_id); the "
+        "error's .unrecorded has them all)"
+    )
+    assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
+    assert pickle.loads(pickle.dumps(raised.value)).unrecorded == {"p1": "o-p1", "p2": None}
+    assert worker.store is None
+    assert list(worker.outcomes) == []
+    lost = [r.getMessage() for r in caplog.records if "could not be recorded:" in r.getMessage()]
+    assert len(lost) == 2
+    assert "'p1' (created, order o-p1)" in lost[0]
 
 
 async def test_sequential_creates_start_no_task_per_round(
