@@ -81,8 +81,12 @@ def _problem(line: int, error: RowError) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _journal(path: str) -> AsyncIterator[OrderJournal]:
-    """Open the job's journal; a file that is not one is bad usage (exit 2)."""
+async def _journal(path: str, job: _Job | None = None) -> AsyncIterator[OrderJournal]:
+    """Open the job's journal; a file that is not one is bad usage (exit 2).
+
+    Outcomes it cannot record at the end go to ``job.unrecorded``, to be said
+    after the summary (with no job, the error is raised).
+    """
     journal = OrderJournal(path)
     try:
         await journal.open()
@@ -96,7 +100,12 @@ async def _journal(path: str) -> AsyncIterator[OrderJournal]:
     try:
         yield journal
     finally:
-        await journal.aclose()
+        try:
+            await journal.aclose()
+        except JournalError as error:
+            if job is None:
+                raise
+            job.unrecorded = error
 
 
 class _Job:
@@ -109,10 +118,18 @@ class _Job:
         #: Partner order ids the journal had as created when the job began: their
         #: results come from the journal, without a request (counted as skipped).
         self.known: set[str] = set()
+        #: Why the journal cannot be written: the job reads no more orders (each
+        #: would fail the same way, unsent), and says so at the end.
+        self.journal_failed: JournalError | None = None
+        #: What `OrderJournal.aclose` could not record, said after the summary.
+        self.unrecorded: JournalError | None = None
 
     async def requests(self, path: str, stopping: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
         index = 0
         for line, partner_order_id, found in _order_lines(path):
+            if self.journal_failed is not None:
+                self.summary.not_read += 1
+                continue
             if stopping.is_set():
                 return
             if isinstance(found, RowError):
@@ -167,6 +184,8 @@ class _Job:
             return
         if isinstance(error, OrderOutcomeUnknownError):
             self.unknown += 1
+        elif isinstance(error, JournalError) and self.journal_failed is None:
+            self.journal_failed = error
         self.report(line, partner_order_id, None, error_json(error))
 
 
@@ -184,7 +203,7 @@ async def _create_bulk(
     with Interrupt(settings) as interrupt, RequestCounter() as requests_sent:
         async with (
             reporter,
-            _journal(journal_path) as journal,
+            _journal(journal_path, job) as journal,
             connect(settings) as client,
             _known_created(journal, keys, job),
             # Leaving this block waits for the creates in flight (a second
@@ -206,15 +225,40 @@ async def _create_bulk(
     summary = job.summary
     if settings.as_json:
         # stdout holds one JSON line per order: the summary goes to stderr, as JSON.
-        print_json(summary.as_json(unknown=job.unknown, journal=journal_path), settings.err)
+        print_json(
+            summary.as_json(
+                unknown=job.unknown,
+                journal=journal_path,
+                journal_error=_text(job.journal_failed or job.unrecorded),
+                # What the journal could not record: partner order id -> order id
+                # (None: not created); a rerun reports these as unknown.
+                unrecorded={} if job.unrecorded is None else job.unrecorded.unrecorded,
+            ),
+            settings.err,
+        )
     else:
         settings.console.print(summary.line())
+    if job.journal_failed is not None:
+        settings.say(
+            f"The journal cannot be written ({job.journal_failed.__cause__}): the job "
+            f"stopped, and {summary.not_read} orders were not read. Orders that failed this "
+            "way were not sent; run the same command again once the journal can be "
+            "written."
+        )
+    if job.unrecorded is not None:
+        settings.say(f"digipix: JournalError: {job.unrecorded}")
     if job.unknown:
         settings.say(
             f"{job.unknown} orders have an unknown outcome: they were not resent. "
             f"See: digipix orders reconcile --journal {journal_path}"
         )
+    if job.unrecorded is not None:
+        return max(summary.exit_code, 1)
     return summary.exit_code
+
+
+def _text(error: JournalError | None) -> str | None:
+    return None if error is None else str(error)
 
 
 @contextlib.asynccontextmanager

@@ -195,6 +195,8 @@ class Summary:
     stopped_by: int | None = None
     problems: list[str] = attrs.Factory(list)  # the first ones, for --json
     unreported: int = 0
+    #: Inputs left unread because the job could not go on (its journal failed).
+    not_read: int = 0
 
     def problem(self, text: str) -> None:
         """Keep a reported problem (at most 100 of them)."""
@@ -214,7 +216,7 @@ class Summary:
         (Ctrl-C), 143 if terminated (SIGTERM)."""
         if self.stopped_by is not None:
             return 128 + self.stopped_by
-        return 1 if self.failed or self.skipped_failed else 0
+        return 1 if self.failed or self.skipped_failed or self.not_read else 0
 
     def as_json(self, **more: Any) -> dict[str, Any]:
         """Return the summary as one JSON document."""
@@ -225,6 +227,7 @@ class Summary:
             "skipped": self.skipped,
             "skipped_failed": self.skipped_failed,
             "interrupted": self.interrupted,
+            "not_read": self.not_read,
             "problems": self.problems,
             "problems_not_listed": self.unreported,
         }
@@ -238,6 +241,8 @@ class Summary:
         )
         if self.skipped_failed:
             text += f" ({self.skipped_failed} of them had failed before)"
+        if self.not_read:
+            text += f"; {self.not_read} not read"
         if self.interrupted:
             text += "; interrupted: run the same command again to finish"
         return text

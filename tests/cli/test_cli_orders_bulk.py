@@ -6,8 +6,11 @@ import asyncio
 import json
 import pathlib
 import signal
+import sys
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from cli_helpers import run, sandbox_env, start
 from samples import ITEMS, RECIPIENT
 
@@ -25,6 +28,15 @@ def write_orders(path: pathlib.Path) -> None:
     lines.append(json.dumps({"recipient": RECIPIENT, "items": ITEMS}))  # no key: refused
     lines.append(json.dumps({"partner_order_id": "P-x", "recipient": RECIPIENT, "items": ITEMS,
                              "shipping": 1}))  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_numbered_orders(path: pathlib.Path, prefix: str, count: int) -> None:
+    """Write ``count`` valid orders, keyed ``{prefix}-0`` on."""
+    lines = (
+        json.dumps({"partner_order_id": f"{prefix}-{n}", "recipient": RECIPIENT, "items": ITEMS})
+        for n in range(count)
+    )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -134,11 +146,7 @@ async def test_sigterm_finishes_the_creates_in_flight_and_leaves_nothing_unknown
     # Ctrl-C, with every create already sent answered and journaled, not left unknown.
     source, journal = tmp_path / "orders.jsonl", tmp_path / "orders.journal"
     count = 400
-    lines = (
-        json.dumps({"partner_order_id": f"T-{n}", "recipient": RECIPIENT, "items": ITEMS})
-        for n in range(count)
-    )
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_numbered_orders(source, "T", count)
     async with SandboxServer() as sandbox:
         sandbox.faults.add("latency", path="/v1/orders", seconds=0.05)
         env = sandbox_env(sandbox)
@@ -168,3 +176,60 @@ async def test_sigterm_finishes_the_creates_in_flight_and_leaves_nothing_unknown
 
         assert status == 0, err
         assert all(sandbox.creates_for(f"T-{n}") == 1 for n in range(count))
+
+
+def capped_file_size(limit: int) -> Callable[[], None]:
+    """A child's set-up: no file it writes may grow past ``limit`` bytes (EFBIG, as a
+    full disk refuses with ENOSPC), and the signal that would kill it is ignored."""
+
+    def cap() -> None:
+        import resource  # POSIX only
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return cap
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
+async def test_a_journal_that_cannot_grow_stops_the_job_and_sends_nothing_unrecorded(
+    tmp_path: pathlib.Path,
+) -> None:
+    source, journal = tmp_path / "orders.jsonl", tmp_path / "orders.journal"
+    count = 300
+    write_numbered_orders(source, "F", count)
+    async with SandboxServer() as sandbox:
+        env = sandbox_env(sandbox)
+        args = ("orders", "create-bulk", str(source), "--journal", str(journal),
+                "--concurrency", "8", "--json")  # fmt: skip
+
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "digipix_async", *args, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=capped_file_size(96 * 1024),
+        )  # fmt: skip
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+
+        assert process.returncode == 1, stderr.decode()
+        results = [json.loads(line) for line in stdout.decode().splitlines()]
+        document = summary(stderr.decode())
+        # Every order is accounted for: answered, failed, or left unread and counted.
+        assert len(results) + document["not_read"] == count
+        assert document["not_read"] > 0  # the job stopped instead of failing each
+        assert "The journal cannot be written" in stderr.decode()
+        refused = [r for r in results if not r["ok"]]
+        assert refused
+        assert {r["error"]["type"] for r in refused} == {"JournalError"}
+        assert all(sandbox.creates_for(r["partner_order_id"]) == 0 for r in refused)
+        created = {r["partner_order_id"] for r in results if r["ok"]}
+        assert created == {f"F-{n}" for n in range(count) if sandbox.creates_for(f"F-{n}")}
+        # Created orders whose outcome the journal could not keep, with their order ids.
+        unrecorded: dict[str, str] = document["unrecorded"]
+        assert set(unrecorded) <= created
+
+        status, _, err = await run(*args, env=env)  # room again: the rerun finishes
+
+        assert status == (1 if unrecorded else 0), err
+        assert all(sandbox.creates_for(f"F-{n}") == 1 for n in range(count))
+        status, out, _ = await run("orders", "reconcile", "--journal", str(journal), "--json")
+        assert {entry["partner_order_id"] for entry in json.loads(out)} == set(unrecorded)
