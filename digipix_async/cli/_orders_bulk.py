@@ -128,7 +128,7 @@ class _Job:
         index = 0
         for line, partner_order_id, found in _order_lines(path):
             if self.journal_failed is not None:
-                self.summary.not_read += 1
+                self.summary.not_answered += 1
                 continue
             if stopping.is_set():
                 return
@@ -241,7 +241,7 @@ async def _create_bulk(
     if job.journal_failed is not None:
         settings.say(
             f"The journal cannot be written ({job.journal_failed.__cause__}): the job "
-            f"stopped, and {summary.not_read} orders were not read. Orders that failed this "
+            f"stopped, and {summary.not_answered} orders were not read. Orders that failed this "
             "way were not sent; run the same command again once the journal can be "
             "written."
         )

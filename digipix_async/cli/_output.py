@@ -195,8 +195,9 @@ class Summary:
     stopped_by: int | None = None
     problems: list[str] = attrs.Factory(list)  # the first ones, for --json
     unreported: int = 0
-    #: Inputs left unread because the job could not go on (its journal failed).
-    not_read: int = 0
+    #: Inputs the job stopped before answering: it could not go on (its journal or
+    #: its output file could not be written).
+    not_answered: int = 0
 
     def problem(self, text: str) -> None:
         """Keep a reported problem (at most 100 of them)."""
@@ -216,7 +217,7 @@ class Summary:
         (Ctrl-C), 143 if terminated (SIGTERM)."""
         if self.stopped_by is not None:
             return 128 + self.stopped_by
-        return 1 if self.failed or self.skipped_failed or self.not_read else 0
+        return 1 if self.failed or self.skipped_failed or self.not_answered else 0
 
     def as_json(self, **more: Any) -> dict[str, Any]:
         """Return the summary as one JSON document."""
@@ -227,7 +228,7 @@ class Summary:
             "skipped": self.skipped,
             "skipped_failed": self.skipped_failed,
             "interrupted": self.interrupted,
-            "not_read": self.not_read,
+            "not_answered": self.not_answered,
             "problems": self.problems,
             "problems_not_listed": self.unreported,
         }
@@ -241,8 +242,8 @@ class Summary:
         )
         if self.skipped_failed:
             text += f" ({self.skipped_failed} of them had failed before)"
-        if self.not_read:
-            text += f"; {self.not_read} not read"
+        if self.not_answered:
+            text += f"; {self.not_answered} not answered"
         if self.interrupted:
             text += "; interrupted: run the same command again to finish"
         return text

@@ -10,6 +10,7 @@ also the ids of the carts already answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pathlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -28,7 +29,7 @@ from digipix_async.cli._output import (
     print_json,
     to_json,
 )
-from digipix_async.cli._results import OutputFileError, ResultFile
+from digipix_async.cli._results import OutputFileError, OutputWriteError, ResultFile
 
 __all__ = ["quote_bulk"]
 
@@ -58,6 +59,8 @@ class _Job:
         self.reporter = reporter
         self.summary = Summary("cart")
         self.in_flight: dict[int, str] = {}  # create_many's index -> cart id
+        #: Why OUTPUT could not be written: the job stopped there.
+        self.write_failed: OutputWriteError | None = None
 
     async def requests(self, carts: Any, stopping: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
         """Yield the quote requests of the carts not answered yet; record the bad ones."""
@@ -124,19 +127,39 @@ async def _quote_bulk(
             connect(settings) as client,
             client.quotes.create_many(requests, concurrency=concurrency) as answers,
         ):
-            async for result in answers:
-                if result.ok:
-                    job.answered(result.index, result.value)
-                else:
-                    job.failed(result.index, result.error)
+            try:
+                async for result in answers:
+                    if result.ok:
+                        job.answered(result.index, result.value)
+                    else:
+                        job.failed(result.index, result.error)
+            except OutputWriteError as error:
+                # Leaving cancels the quotes in flight: their answers could not be kept
+                # (a quote is not saved, so the rerun asks for them again).
+                job.write_failed = error
     job.summary.retried = requests_sent.retried()
     job.summary.stopped_by = interrupt.signal
     summary = job.summary
+    if job.write_failed is not None:
+        summary.not_answered = max(0, total - summary.ok - summary.failed - summary.skipped)
     if settings.as_json:
-        print_json(summary.as_json(output=results.path), settings.out)
+        print_json(
+            summary.as_json(output=results.path, output_error=_text(job.write_failed)),
+            settings.out,
+        )
     else:
         settings.console.print(summary.line() + f" -> {results.path}")
+    if job.write_failed is not None:
+        settings.say(
+            f"digipix: cannot write {results.path} ({job.write_failed.strerror}): the job "
+            f"stopped with {summary.not_answered} carts not answered. Run the same command "
+            "again once it can be written: the carts already in it are skipped."
+        )
     return summary.exit_code
+
+
+def _text(error: OSError | None) -> str | None:
+    return None if error is None else f"{error.strerror}: {error.filename}"
 
 
 @cli.command("quote-bulk")
@@ -207,9 +230,17 @@ def quote_bulk(
         raise click.BadParameter(str(error), param_hint="OUTPUT") from None
     with carts:
         try:
-            return run(
+            status = run(
                 settings,
                 lambda: _quote_bulk(settings, carts, results, total, concurrency, progress_every),
             )
-        finally:
-            results.close()
+        except BaseException:
+            with contextlib.suppress(OutputWriteError):
+                results.close()
+            raise
+    try:
+        results.close()  # syncs: a full disk may only say so now
+    except OutputWriteError as error:
+        settings.say(f"digipix: cannot write {output_path} ({error.strerror}): rerun to check")
+        return max(status, 1)
+    return status

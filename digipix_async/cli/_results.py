@@ -3,13 +3,16 @@
 Each cart's entry (one JSONL line, or its CSV rows) goes out in ONE unbuffered
 write, so a process killed at any instant leaves whole entries plus at most one
 partial last line; reopening cuts that line off and reads which carts are already
-answered. An advisory lock refuses a second process writing the same file.
+answered. A write that fails (a full disk) is cut off at once, so the file never
+holds a partial entry that a later one would be glued to. An advisory lock
+refuses a second process writing the same file.
 Entries hold no newline inside (JSON escapes them; CSV cells have control
 characters replaced), so one physical line is one record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -17,7 +20,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-__all__ = ["CSV_HEADER", "OutputFileError", "ResultFile"]
+__all__ = ["CSV_HEADER", "OutputFileError", "OutputWriteError", "ResultFile"]
 
 CSV_HEADER: Final = (
     "cart_id",
@@ -41,6 +44,13 @@ except ImportError:  # Windows: no advisory lock, the rest works
 
 class OutputFileError(ValueError):
     """The output file exists but is not a quote-bulk result file we can resume."""
+
+
+class OutputWriteError(OSError):
+    """The output file cannot be written (a full disk, a file too large, an I/O error).
+
+    The entry being written is not in the file: it holds whole entries only.
+    """
 
 
 def _cell(value: Any) -> str:
@@ -69,6 +79,7 @@ class ResultFile:
             if self._file.seek(0, os.SEEK_END) != end:
                 self._file.truncate(end)  # a partial last line from a killed run
             self._file.seek(end)
+            self._end = end  # after the last whole entry
             if end == 0 and fmt == "csv":
                 self._write(self._csv_rows([CSV_HEADER]))
         except BaseException:
@@ -179,9 +190,16 @@ class ResultFile:
     def _write(self, data: bytes) -> None:
         # Unbuffered: every call is a write(2) straight to the file, nothing waits in a buffer.
         view = memoryview(data)
-        while view:
-            written = self._file.write(view)
-            view = view[written or 0 :]
+        try:
+            while view:
+                written = self._file.write(view)
+                view = view[written or 0 :]
+        except OSError as error:
+            with contextlib.suppress(OSError):  # shrinking a file needs no new space
+                self._file.truncate(self._end)
+                self._file.seek(self._end)
+            raise self._failed(error) from error
+        self._end += len(data)
 
     def __enter__(self) -> ResultFile:
         return self
@@ -195,8 +213,13 @@ class ResultFile:
             return
         try:
             os.fsync(self._file.fileno())
+        except OSError as error:
+            raise self._failed(error) from error
         finally:
             self._file.close()
+
+    def _failed(self, error: OSError) -> OutputWriteError:
+        return OutputWriteError(error.errno, error.strerror or str(error), self.path)
 
 
 def _json_line(entry: Mapping[str, Any]) -> bytes:

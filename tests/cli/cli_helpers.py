@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from digipix_async.cli import main
 from digipix_async.sandbox import SandboxServer
@@ -38,8 +39,27 @@ def sandbox_env(sandbox: SandboxServer, **more: str) -> dict[str, str]:
     return env
 
 
-async def start(*args: str, env: Mapping[str, str] | None = None) -> asyncio.subprocess.Process:
-    """Start ``python -m digipix_async args`` with its output piped."""
+def _cap_file_size(limit: int) -> Callable[[], None]:
+    """A child's set-up: no file it writes may grow past ``limit`` bytes (EFBIG, as a
+    full disk refuses with ENOSPC), and the signal that would kill it is ignored."""
+
+    def cap() -> None:
+        import resource  # POSIX only
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return cap
+
+
+async def start(
+    *args: str, env: Mapping[str, str] | None = None, max_file_size: int | None = None
+) -> asyncio.subprocess.Process:
+    """Start ``python -m digipix_async args`` with its output piped.
+
+    ``max_file_size``: no file the child writes may grow past it (a full disk, without
+    root or a small filesystem).
+    """
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -48,12 +68,15 @@ async def start(*args: str, env: Mapping[str, str] | None = None) -> asyncio.sub
         env=dict(env) if env is not None else None,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=None if max_file_size is None else _cap_file_size(max_file_size),
     )
 
 
-async def run(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
+async def run(
+    *args: str, env: Mapping[str, str] | None = None, max_file_size: int | None = None
+) -> tuple[int, str, str]:
     """Run ``python -m digipix_async args`` to the end; return (status, stdout, stderr)."""
-    process = await start(*args, env=env)
+    process = await start(*args, env=env, max_file_size=max_file_size)
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None
     return process.returncode, stdout.decode(), stderr.decode()

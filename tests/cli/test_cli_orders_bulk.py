@@ -7,7 +7,6 @@ import json
 import pathlib
 import signal
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -178,19 +177,6 @@ async def test_sigterm_finishes_the_creates_in_flight_and_leaves_nothing_unknown
         assert all(sandbox.creates_for(f"T-{n}") == 1 for n in range(count))
 
 
-def capped_file_size(limit: int) -> Callable[[], None]:
-    """A child's set-up: no file it writes may grow past ``limit`` bytes (EFBIG, as a
-    full disk refuses with ENOSPC), and the signal that would kill it is ignored."""
-
-    def cap() -> None:
-        import resource  # POSIX only
-
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return cap
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
 async def test_a_journal_that_cannot_grow_stops_the_job_and_sends_nothing_unrecorded(
     tmp_path: pathlib.Path,
@@ -203,20 +189,15 @@ async def test_a_journal_that_cannot_grow_stops_the_job_and_sends_nothing_unreco
         args = ("orders", "create-bulk", str(source), "--journal", str(journal),
                 "--concurrency", "8", "--json")  # fmt: skip
 
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "digipix_async", *args, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            preexec_fn=capped_file_size(96 * 1024),
-        )  # fmt: skip
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+        status, stdout, stderr = await run(*args, env=env, max_file_size=96 * 1024)
 
-        assert process.returncode == 1, stderr.decode()
-        results = [json.loads(line) for line in stdout.decode().splitlines()]
-        document = summary(stderr.decode())
+        assert status == 1, stderr
+        results = [json.loads(line) for line in stdout.splitlines()]
+        document = summary(stderr)
         # Every order is accounted for: answered, failed, or left unread and counted.
-        assert len(results) + document["not_read"] == count
-        assert document["not_read"] > 0  # the job stopped instead of failing each
-        assert "The journal cannot be written" in stderr.decode()
+        assert len(results) + document["not_answered"] == count
+        assert document["not_answered"] > 0  # the job stopped instead of failing each
+        assert "The journal cannot be written" in stderr
         refused = [r for r in results if not r["ok"]]
         assert refused
         assert {r["error"]["type"] for r in refused} == {"JournalError"}

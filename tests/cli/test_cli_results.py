@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import pathlib
+from typing import Any
 
 import pytest
 
-from digipix_async.cli._results import CSV_HEADER, OutputFileError, ResultFile
+from digipix_async.cli._results import CSV_HEADER, OutputFileError, OutputWriteError, ResultFile
 
 OPTION = {"id": "s1", "shipment_method_id": 1, "name": "Cheapest", "cost": "2.98",
           "estimated_delivery_days": 7}  # fmt: skip
@@ -101,3 +103,42 @@ def test_a_second_writer_of_the_same_file_is_refused(tmp_path: pathlib.Path) -> 
     finally:
         first.close()
     ResultFile(str(path), "jsonl").close()  # free again once the first is closed
+
+
+class FillingUp:
+    """A file on a disk that fills up: the first write goes out half, then ENOSPC."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.full = False
+
+    def write(self, data: memoryview) -> int:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.full = True
+        return int(self.real.write(data[: len(data) // 2]))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_write_the_disk_refuses_leaves_whole_entries_only(
+    tmp_path: pathlib.Path, fmt: str
+) -> None:
+    path = tmp_path / f"out.{fmt}"
+    results = ResultFile(str(path), fmt)
+    results.write_ok("c1", [OPTION])
+    whole = path.read_bytes()
+    real = results._file
+    results._file = FillingUp(real)
+
+    with pytest.raises(OutputWriteError) as raised:
+        results.write_failed("c2", ERROR)
+
+    assert (raised.value.errno, raised.value.filename) == (errno.ENOSPC, str(path))
+    assert path.read_bytes() == whole  # the half entry is cut off at once
+    results._file = real  # room again: the next entry starts on a line of its own
+    results.write_ok("c3", [OPTION])
+    results.close()
+    assert answered_in(path, fmt) == {"c1": True, "c3": True}

@@ -130,3 +130,37 @@ async def test_sigkill_then_rerun_never_requotes_an_answered_cart(
         # Only the quotes in flight at the kill were lost, and quoted again: at most
         # --concurrency of them (plus the one read ahead).
         assert sum(seen.values()) - CARTS <= 9
+
+
+async def test_an_output_the_disk_refuses_stops_the_job_and_a_rerun_finishes_it(
+    carts: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    output = tmp_path / "quotes.jsonl"
+    async with SandboxServer() as sandbox:
+        seen = count_quotes_per_zip(sandbox)
+        env = sandbox_env(sandbox)
+        args = ("quote-bulk", str(carts), "-o", str(output), "--concurrency", "8", "--json")
+
+        # The output may not grow past 64 KB (a full disk): ~200 carts fit.
+        status, stdout, stderr = await run(*args, env=env, max_file_size=64 * 1024)
+
+        assert status == 1, stderr
+        assert "Traceback" not in stderr
+        assert f"digipix: cannot write {output} (File too large): the job stopped" in stderr
+        first = json.loads(stdout)
+        written = complete_entries(output)
+        assert output.read_bytes().endswith(b"\n")  # whole entries only, none torn
+        assert 0 < first["ok"] == len(written) < CARTS
+        assert first["not_answered"] == CARTS - len(written)
+        assert first["output_error"] == f"File too large: {output}"
+
+        status, stdout_2, stderr_2 = await run(*args, env=env)
+
+        assert status == 0, stderr_2
+        assert json.loads(stdout_2)["skipped"] == len(written)
+        assert_every_cart_once(output)
+        for entry in written:  # an answered cart is never quoted again
+            assert seen[zip_of(int(entry["cart_id"][1:]))] == 1
+        # Quoted twice: only those in flight when the write failed (their answers
+        # could not be kept), at most --concurrency plus the one read ahead.
+        assert sum(seen.values()) - CARTS <= 9
