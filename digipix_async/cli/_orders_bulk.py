@@ -50,7 +50,13 @@ _REQUIRED: Final = ("partner_order_id", "recipient", "items")
 
 
 def _order_lines(path: str) -> Iterator[tuple[int, str | None, dict[str, Any] | RowError]]:
-    """Yield (line, partner order id, create() keyword arguments or the line's problem)."""
+    """Yield (line, partner order id, create() keyword arguments or the line's problem).
+
+    A partner order id names one order: a line repeating one is a problem of its own
+    (sent, it would be reported as a second order created, or refused as in flight,
+    depending on timing).
+    """
+    first_line: dict[str, int] = {}
     with open(path, "rb") as stream:
         for line, raw in lines(stream):
             if raw is not None and not raw.strip():
@@ -64,6 +70,12 @@ def _order_lines(path: str) -> Iterator[tuple[int, str | None, dict[str, Any] | 
                 if not isinstance(value, str) or not value.strip():
                     raise RowError("partner_order_id", "required: the journal's key")
                 partner_order_id = value
+                earlier = first_line.setdefault(value, line)
+                if earlier != line:
+                    raise RowError(
+                        "partner_order_id",
+                        f"{value!r} is also on line {earlier}: a partner order id names one order",
+                    )
                 unknown = sorted(set(document) - _KEYS)
                 if unknown:
                     raise RowError(unknown[0], "not an argument of orders.create()")

@@ -214,3 +214,30 @@ async def test_a_journal_that_cannot_grow_stops_the_job_and_sends_nothing_unreco
         assert all(sandbox.creates_for(f"F-{n}") == 1 for n in range(count))
         status, out, _ = await run("orders", "reconcile", "--journal", str(journal), "--json")
         assert {entry["partner_order_id"] for entry in json.loads(out)} == set(unrecorded)
+
+
+async def test_a_partner_order_id_repeated_in_the_file_is_an_input_error(
+    tmp_path: pathlib.Path,
+) -> None:
+    # A back office's export with a row twice: sent, the copy was reported as a second
+    # order created ("2 ok" for one order) or refused as in flight, by timing.
+    source, journal = tmp_path / "orders.jsonl", tmp_path / "orders.journal"
+    write_numbered_orders(source, "D", 3)
+    first_line = source.read_text(encoding="utf-8").splitlines()[0]
+    with source.open("a", encoding="utf-8") as stream:
+        stream.write(first_line + "\n")
+    async with SandboxServer() as sandbox:
+        args = ("orders", "create-bulk", str(source), "--journal", str(journal),
+                "--concurrency", "1", "--json")  # fmt: skip
+
+        status, out, err = await run(*args, env=sandbox_env(sandbox))
+
+        assert status == 1, err
+        results = [json.loads(line) for line in out.splitlines()]
+        assert [r["ok"] for r in results] == [True, True, True, False]
+        assert results[3]["error"]["message"] == (
+            "line 4, column partner_order_id: 'D-0' is also on line 1: a partner order id "
+            "names one order"
+        )
+        assert (summary(err)["ok"], summary(err)["failed"]) == (3, 1)
+        assert sandbox.creates_for("D-0") == 1
