@@ -109,6 +109,10 @@ async def _journal(path: str, job: _Job | None = None) -> AsyncIterator[OrderJou
         raise click.BadParameter(
             f"{path} {what} an order journal ({cause})", param_hint="'--journal'"
         ) from None
+    except OSError as error:  # a missing directory, no permission
+        raise click.BadParameter(
+            f"cannot open {path}: {error.strerror or error}", param_hint="'--journal'"
+        ) from None
     try:
         yield journal
     finally:

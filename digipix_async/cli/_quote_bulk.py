@@ -228,6 +228,11 @@ def quote_bulk(
     except OutputFileError as error:
         carts.close()
         raise click.BadParameter(str(error), param_hint="OUTPUT") from None
+    except OSError as error:  # a missing directory, no permission
+        carts.close()
+        raise click.BadParameter(
+            f"cannot open {output_path}: {error.strerror or error}", param_hint="OUTPUT"
+        ) from None
     with carts:
         try:
             status = run(

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 import pytest
-from cli_helpers import run, sandbox_env, start
+from cli_helpers import invoke, run, sandbox_env, start
 from samples import ITEMS, RECIPIENT
 
 from digipix_async.sandbox import SandboxServer
@@ -241,3 +241,14 @@ async def test_a_partner_order_id_repeated_in_the_file_is_an_input_error(
         )
         assert (summary(err)["ok"], summary(err)["failed"]) == (3, 1)
         assert sandbox.creates_for("D-0") == 1
+
+
+def test_a_journal_in_a_missing_directory_is_bad_usage(tmp_path: pathlib.Path) -> None:
+    source, journal = tmp_path / "orders.jsonl", tmp_path / "missing" / "orders.journal"
+    write_numbered_orders(source, "M", 1)
+
+    status, _, err = invoke("orders", "create-bulk", str(source), "--journal", str(journal),
+                            "--sandbox")  # fmt: skip
+
+    assert status == 2  # was a traceback (FileNotFoundError) and 1
+    assert f"'--journal': cannot open {journal}: No such file or directory" in err

@@ -212,3 +212,13 @@ def test_an_input_without_carts_is_bad_usage(
     assert status == 2
     assert message in err
     assert out == ""
+
+
+def test_an_output_in_a_missing_directory_is_bad_usage(tmp_path: pathlib.Path) -> None:
+    source, output = tmp_path / "carts.csv", tmp_path / "missing" / "quotes.jsonl"
+    source.write_text(HEADER + "c1,01311100,mug,1,\n", encoding="utf-8")
+
+    status, _, err = invoke("quote-bulk", str(source), "-o", str(output), "--sandbox")
+
+    assert status == 2  # was a traceback (FileNotFoundError) and 1
+    assert f"Invalid value for OUTPUT: cannot open {output}: No such file or directory" in err
