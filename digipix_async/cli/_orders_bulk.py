@@ -214,6 +214,8 @@ async def _create_bulk(
         total += 1
         if partner_order_id is not None and not isinstance(found, RowError):
             keys.append(partner_order_id)
+    if total == 0:  # before the journal file is made
+        raise click.BadParameter("the file holds no order", param_hint="INPUT.jsonl")
     reporter = Reporter(settings.err_console, total, "create-bulk", progress_every)
     job = _Job(settings, reporter)
     with Interrupt(settings) as interrupt, RequestCounter() as requests_sent:

@@ -252,3 +252,16 @@ def test_a_journal_in_a_missing_directory_is_bad_usage(tmp_path: pathlib.Path) -
 
     assert status == 2  # was a traceback (FileNotFoundError) and 1
     assert f"'--journal': cannot open {journal}: No such file or directory" in err
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n\n"])
+def test_an_input_with_no_order_is_bad_usage(tmp_path: pathlib.Path, content: bytes) -> None:
+    source, journal = tmp_path / "orders.jsonl", tmp_path / "orders.journal"
+    source.write_bytes(content)
+
+    status, _, err = invoke("orders", "create-bulk", str(source), "--journal", str(journal),
+                            "--sandbox")  # fmt: skip
+
+    assert status == 2  # was 0, "0 orders: 0 ok", as if a job had run
+    assert "Invalid value for INPUT.jsonl: the file holds no order" in err
+    assert not journal.exists()
