@@ -23,6 +23,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
@@ -89,9 +90,14 @@ class Worker:
         try:
             results = self.store.apply([*outcomes, *intents])
         except BaseException as error:
-            # Kept, oldest first, for the next commit: a full disk may have room again
-            # by then, and an outcome dropped here would send a person to the dashboard
-            # for an order id the job knew.
+            if not isinstance(error, sqlite3.OperationalError):
+                # Not the file's state (a bug, an entry SQLite refuses): kept, it would
+                # fail every commit after it, so it is logged and dropped.
+                _log_lost(outcomes, str(error))
+                raise
+            # The file's state (full, an I/O error, locked): kept, oldest first, for the
+            # next commit, since the disk may have room again by then; an outcome dropped
+            # here would send a person to the dashboard for an order id the job knew.
             self.outcomes.extendleft(reversed(outcomes))
             if outcomes and self.failing is None:
                 log.warning(

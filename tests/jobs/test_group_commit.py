@@ -253,6 +253,29 @@ async def test_a_failed_commit_fails_its_intents_and_keeps_its_outcomes_for_the_
     ]
 
 
+async def test_an_outcome_sqlite_refuses_is_dropped_not_kept_to_fail_every_commit(
+    patient: None, worker: Worker, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Refusing(RecordingStore):
+        def apply(self, operations: list[Begin | Finish]) -> list[Any]:
+            if any(isinstance(op, Finish) and op.partner_order_id == "p1" for op in operations):
+                raise sqlite3.InterfaceError("Error binding parameter 3")
+            return super().apply(operations)
+
+    store = Refusing()
+    worker.store = store  # type: ignore[assignment]
+    commits = GroupCommit(worker, InFlight(1))
+    commits.outcome(outcome("p1"))
+    async with asyncio.timeout(SAFETY):
+        with pytest.raises(sqlite3.InterfaceError):
+            await commits.intent(intent("p2"))
+        await commits.intent(intent("p3"))  # not wedged behind p1
+
+    assert store.transactions == [["intent p3"]]
+    [lost] = [r.getMessage() for r in caplog.records if "could not be recorded:" in r.getMessage()]
+    assert "'p1' (created, order o-p1)" in lost
+
+
 async def test_the_keeper_retries_outcomes_after_a_wait_not_in_a_spin(
     monkeypatch: pytest.MonkeyPatch, worker: Worker
 ) -> None:
