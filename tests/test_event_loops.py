@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import trustme
 from aiohttp import web
+from samples import ITEMS, RECIPIENT
 
 import digipix_async
 from digipix_async.sandbox import SandboxServer
@@ -140,6 +141,108 @@ async def test_closing_from_the_next_loop_is_quiet(sandbox: SandboxServer) -> No
     )
     assert err == ""
     assert "closed" in out
+
+
+JOURNAL_PRELUDE = """
+from digipix_async.jobs import OrderJournal
+from digipix_async.jobs._commits import Worker
+journal = OrderJournal({path!r})
+RECIPIENT, ITEMS = {recipient!r}, {items!r}
+
+def order(key):
+    return dict(recipient=RECIPIENT, items=ITEMS, partner_order_id=key)
+
+async def job(run, count=20):
+    requests = [order(f"J{{run}}-{{n}}") for n in range(count)]
+    async with client.orders.create_many(requests, journal=journal, concurrency=8) as results:
+        return sum([result.ok async for result in results])
+"""
+
+
+JOURNAL_EPILOGUE = """
+asyncio.run(journal.aclose())
+asyncio.run(client.close())
+gc.collect()
+print([t.name for t in threading.enumerate() if t.name.startswith("digipix")])
+"""
+
+
+async def run_journal_child(sandbox: SandboxServer, path: Path, script: str) -> list[str]:
+    """Run ``script`` with a module-level ``journal`` at ``path``, then close it and the
+    client from one more loop; return the lines printed, the journal threads left last."""
+    prelude = JOURNAL_PRELUDE.format(path=str(path), recipient=RECIPIENT, items=ITEMS)
+    out, err = await run_child(
+        sandbox, textwrap.dedent(prelude) + textwrap.dedent(script) + JOURNAL_EPILOGUE
+    )
+    assert err == ""
+    return out.splitlines()
+
+
+async def test_a_module_level_journal_serves_one_asyncio_run_after_another(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # A bot's journal outlives each command's asyncio.run; closing it from yet another
+    # loop raised "Event loop is closed" (the keeper task of the loop before).
+    lines = await run_journal_child(
+        sandbox, tmp_path / "j.db", "print(asyncio.run(job(1)), asyncio.run(job(2)))"
+    )
+
+    assert lines == ["20 20", "[]"]
+    assert sandbox.request_count("POST", "/v1/orders") == 40
+
+
+async def test_a_loop_ended_during_a_commit_leaves_the_next_loop_a_working_journal(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # The round's end is delivered to the loop that submitted it; closed, that loop
+    # never heard it, and the journal waited for it forever: every later create hung.
+    lines = await run_journal_child(
+        sandbox,
+        tmp_path / "j.db",
+        """
+            import time
+            real = Worker.commit
+            def slow(self, intents):
+                time.sleep(0.3)
+                return real(self, intents)
+
+            async def cut():
+                creating = client.orders.create(**order("cut"), journal=journal)
+                try:
+                    await asyncio.wait_for(creating, 0.05)
+                except TimeoutError:
+                    print("cut")
+
+            Worker.commit = slow
+            asyncio.run(cut())  # ends while the intent's round sleeps on the worker
+            Worker.commit = real
+            time.sleep(0.5)
+            print(asyncio.run(asyncio.wait_for(job(2), 10)))
+            """,
+    )
+
+    assert lines == ["cut", "20", "[]"]
+
+
+async def test_a_journal_whose_loop_ended_mid_open_opens_from_the_next(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # The opening task was cancelled with its loop, and every later call re-raised
+    # that CancelledError: the journal was dead for the rest of the process.
+    lines = await run_journal_child(
+        sandbox,
+        tmp_path / "j.db",
+        """
+            async def start_opening():
+                asyncio.ensure_future(journal.open())
+                await asyncio.sleep(0)
+
+            asyncio.run(start_opening())  # ends while the file is being opened
+            print(asyncio.run(job(1, count=5)))
+            """,
+    )
+
+    assert lines == ["5", "[]"]
 
 
 async def test_two_live_loops_at_once_get_a_clear_runtime_error_before_sending(

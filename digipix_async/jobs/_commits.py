@@ -169,11 +169,15 @@ class GroupCommit:
     what hears the loop end (cancelled: the outcomes still queued go to the worker).
 
     ``in_flight`` tells how many creates hold a key right now, waiting intents included.
+
+    It follows the event loop it is used from: a journal may serve one ``asyncio.run``
+    after another (a bot's commands), but not two live loops at once.
     """
 
     def __init__(self, worker: Worker, in_flight: Callable[[], int]) -> None:
         self._worker = worker
         self._in_flight = in_flight
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._intents: list[tuple[Begin, asyncio.Future[Decision]]] = []
         self._committing = False  # a round is on the worker; its end submits the next
         self._gathering: asyncio.TimerHandle | None = None
@@ -183,25 +187,28 @@ class GroupCommit:
 
     async def intent(self, intent: Begin) -> Decision:
         """Queue ``intent`` and wait until it is committed; return what it decided."""
-        done: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[Decision] = self._follow_loop().create_future()
         self._intents.append((intent, done))
         self._consider()
         return await done
 
     def outcome(self, outcome: Finish) -> None:
         """Queue ``outcome`` for a coming round (or the keeper, if none comes in time)."""
+        loop = self._follow_loop()
         self._worker.outcomes.append(outcome)
         self._outcome_came = True
         if self._keeper is None or self._keeper.done():
-            self._keeper = asyncio.get_running_loop().create_task(self._keep())
+            self._keeper = loop.create_task(self._keep())
 
     def poke(self) -> None:
         """Let a gathering round go if it has what it waits for (a create ended)."""
         if self._intents:
+            self._follow_loop()
             self._consider()
 
     async def drain(self) -> None:
         """Commit what is queued now, without waiting for more (the journal is closing)."""
+        self._follow_loop()
         self._hurry = True
         self._consider()
         keeper, self._keeper = self._keeper, None
@@ -209,6 +216,32 @@ class GroupCommit:
             keeper.cancel()
             await asyncio.gather(keeper, return_exceptions=True)
         await self._commit_outcomes()
+
+    def _follow_loop(self) -> asyncio.AbstractEventLoop:
+        """Return the running loop; on a new one, drop what belonged to the one before.
+
+        A round's end, the gathering timer, the keeper and the waiting intents all
+        belong to the loop that made them. Once that loop has stopped (``asyncio.run``
+        returned), none of them can ever run there: a round still marked as on the
+        worker would hold every later intent back, and the keeper cannot be awaited.
+        The outcomes queued stay queued: the new loop's rounds take them along.
+        """
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return loop
+        if self._loop is not None and self._loop.is_running():
+            raise RuntimeError(
+                "this OrderJournal is in use by another event loop that is still running; "
+                "give each thread's loop a journal of its own"
+            )
+        if self._gathering is not None:
+            self._gathering.cancel()
+        self._loop = loop
+        self._intents = []  # their creates were cancelled with their loop: never sent
+        self._committing = False
+        self._gathering = None
+        self._keeper = None
+        return loop
 
     def _consider(self) -> None:
         """Submit the waiting intents' round now, or gather for at most `GATHER_FOR`."""

@@ -96,10 +96,15 @@ class OrderJournal:
             raise RuntimeError(f"{self!r} is closed; open a new OrderJournal")
         if self._is_open():
             return  # every create asks: no shield when there is nothing to wait for
+        if self._opening is not None and self._opening.cancelled():
+            # Cancelled with its event loop (asyncio.run ended mid-open): open again
+            # from this one; the worker thread and what it opened are kept.
+            self._opening = None
         if self._opening is None:
-            self._worker.executor = ThreadPoolExecutor(1, thread_name_prefix="digipix-journal")
-            # Dropped without aclose(): the connection is still closed, on its thread.
-            self._finalizer = weakref.finalize(self, self._worker.abandon)
+            if self._worker.executor is None:
+                self._worker.executor = ThreadPoolExecutor(1, thread_name_prefix="digipix-journal")
+                # Dropped without aclose(): the connection is still closed, on its thread.
+                self._finalizer = weakref.finalize(self, self._worker.abandon)
             # A task, so that whoever comes first cannot leave the others an opening
             # cut short by its own cancellation.
             self._opening = asyncio.get_running_loop().create_task(self._thread(self._open_store))
@@ -123,7 +128,8 @@ class OrderJournal:
         )
 
     def _open_store(self) -> None:
-        self._worker.store = Store(self._path)
+        if self._worker.store is None:  # an opening cut short may have made it already
+            self._worker.store = Store(self._path)
 
     async def aclose(self) -> None:
         """Wait for the creates recording into this journal, commit, close the file and thread.

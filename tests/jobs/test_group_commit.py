@@ -454,3 +454,34 @@ async def test_a_round_after_the_journal_closed_logs_the_outcomes_it_drops(
     assert list(worker.outcomes) == []
     [record] = [r for r in caplog.records if "could not be recorded" in r.getMessage()]
     assert "'p1'" in record.getMessage()
+
+
+def test_a_second_live_loop_is_refused_before_its_intent_is_queued() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    worker, store = Worker(), RecordingStore()
+    worker.executor = ThreadPoolExecutor(1)
+    worker.store = store  # type: ignore[assignment]
+    commits = GroupCommit(worker, InFlight(1))
+    holding, release = threading.Event(), threading.Event()
+
+    async def first() -> None:
+        await commits.intent(intent("p1"))
+        holding.set()
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, SAFETY)
+
+    thread = threading.Thread(target=asyncio.run, args=(first(),))
+    thread.start()
+    try:
+        assert holding.wait(SAFETY)
+
+        async def second() -> None:
+            with pytest.raises(RuntimeError, match="another event loop that is still running"):
+                await commits.intent(intent("p2"))
+
+        asyncio.run(second())
+    finally:
+        release.set()
+        thread.join(SAFETY)
+        worker.executor.shutdown(wait=True)
+    assert store.transactions == [["intent p1"]]
