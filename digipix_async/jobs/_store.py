@@ -43,6 +43,11 @@ CREATE TABLE IF NOT EXISTS orders (
 );  -- a rowid table: rows carry a ~1.5 KB answer, which makes a WITHOUT ROWID tree slow
 CREATE INDEX IF NOT EXISTS orders_open ON orders (state) WHERE state IN ('pending', 'unknown');
 """
+#: The columns of a journal's table: a database whose ``orders`` differ is not one.
+_COLUMNS = frozenset(
+    {"partner_order_id", "body_sha256", "state", "attempt", "order_id", "answer", "error",
+     "intent_at", "outcome_at"}
+)  # fmt: skip
 #: Keys per query of `Store.created_among` (SQLite's oldest limit on ? marks is 999).
 _IDS_PER_QUERY = 500
 #: How long a writer waits for another process holding the file's write lock.
@@ -125,6 +130,7 @@ class Store:
         _create_private(path)
         connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT, isolation_level=None)
         try:
+            _refuse_foreign(connection, path)  # before anything below changes the file
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise JournalError(f"the journal {path!r} cannot use WAL mode (got {mode!r})")
@@ -247,6 +253,30 @@ class Store:
             "UPDATE orders SET answer = ? WHERE partner_order_id = ? AND state = 'created' "
             "AND order_id = ?",
             (answer, partner_order_id, order_id),
+        )
+
+
+def _refuse_foreign(connection: sqlite3.Connection, path: str) -> None:
+    """Raise `JournalError` if ``path`` is a SQLite database of something else.
+
+    Only reads: given a shop's own database by mistake, opening it as a journal
+    would otherwise switch it to WAL mode, set its user_version and index its
+    tables. An empty database (or a new file) becomes a journal.
+    """
+    tables = sorted(
+        name
+        for (name,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    )
+    if not tables:
+        return
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(orders)")}
+    if tables != ["orders"] or columns != _COLUMNS:
+        raise JournalError(
+            f"{path!r} is a SQLite database but not an order journal (its tables: "
+            f"{', '.join(tables[:10])}{', ...' if len(tables) > 10 else ''}); it was not "
+            "changed: give the journal a file of its own"
         )
 
 

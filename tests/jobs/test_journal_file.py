@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sqlite3
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from digipix_async.jobs import OrderJournal, _store
+from digipix_async.jobs import JournalError, OrderJournal, _store
 
 
 def journal_threads() -> list[threading.Thread]:
@@ -105,3 +106,34 @@ def test_the_file_holds_the_four_states_and_refuses_any_other(tmp_path: Path, st
             store._db.execute("UPDATE orders SET state = 'lost' WHERE partner_order_id = 'p1'")
     finally:
         store.close()
+
+
+async def test_a_database_of_something_else_is_refused_and_left_unchanged(
+    tmp_path: Path,
+) -> None:
+    # `--journal shop.db` by mistake: it was switched to WAL mode, given user_version 1
+    # and an index on its own `orders` table before the first statement failed.
+    shop = tmp_path / "shop.db"
+    with contextlib.closing(sqlite3.connect(shop)) as db:
+        db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, state TEXT, total REAL)")
+        db.commit()
+    before = shop.read_bytes()
+    journal = OrderJournal(shop)
+
+    with pytest.raises(JournalError, match=r"is a SQLite database but not an order journal "
+                       r"\(its tables: customers, orders\); it was not changed"):  # fmt: skip
+        await journal.open()
+    await journal.aclose()
+
+    assert shop.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["shop.db"]  # no -wal or -shm file either
+    assert journal_threads() == []
+
+
+async def test_an_empty_database_becomes_a_journal(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    sqlite3.connect(path).close()  # a SQLite file with no table yet
+
+    async with OrderJournal(path) as journal:
+        assert await journal.unknown() == []
