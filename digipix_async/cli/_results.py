@@ -105,7 +105,7 @@ class ResultFile:
             while True:
                 raw = reader.readline(_MAX_LINE + 1)
                 if not raw.endswith(b"\n"):
-                    if len(raw) > _MAX_LINE:
+                    if len(raw) > _MAX_LINE or not self._could_be_ours(raw, number):
                         raise OutputFileError(
                             f"{self.path} line {number + 1} is not a quote-bulk result"
                         )
@@ -113,6 +113,19 @@ class ResultFile:
                 number += 1
                 end += len(raw)
                 self._read_entry(raw, number)
+
+    def _could_be_ours(self, partial: bytes, number: int) -> bool:
+        """Whether ``partial`` (a last line without its newline) may be a write of ours
+        cut short. Only that is cut off: anything else is somebody's file, kept."""
+        if not partial:
+            return True
+        if self.fmt == "csv":
+            if number > 0:  # after our header: a row cut anywhere
+                return True
+            start = ",".join(CSV_HEADER).encode()
+        else:
+            start = _JSON_START
+        return partial.startswith(start) or start.startswith(partial)
 
     def _read_entry(self, raw: bytes, number: int) -> None:
         where = f"{self.path} line {number}"
@@ -224,3 +237,7 @@ class ResultFile:
 
 def _json_line(entry: Mapping[str, Any]) -> bytes:
     return (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+#: How every JSONL entry we write begins (``cart_id`` first, compact separators).
+_JSON_START: Final = _json_line({"cart_id": ""})[: len(b'{"cart_id":')]

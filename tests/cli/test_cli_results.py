@@ -142,3 +142,38 @@ def test_a_write_the_disk_refuses_leaves_whole_entries_only(
     results.write_ok("c3", [OPTION])
     results.close()
     assert answered_in(path, fmt) == {"c1": True, "c3": True}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content"),
+    [("jsonl", b"my precious notes"), ("csv", b"cart_id,zip_code\nc1,0131"),
+     ("csv", b"total")],
+)  # fmt: skip
+def test_a_file_without_a_newline_is_not_taken_for_a_cut_write(
+    tmp_path: pathlib.Path, fmt: str, content: bytes
+) -> None:
+    # A one-line file with no newline read as a partial line of ours: it was cut off,
+    # so `-o notes.jsonl` erased the notes.
+    path = tmp_path / f"notes.{fmt}"
+    path.write_bytes(content)
+
+    with pytest.raises(OutputFileError, match="not a quote-bulk"):
+        ResultFile(str(path), fmt)
+
+    assert path.read_bytes() == content
+
+
+@pytest.mark.parametrize(
+    ("fmt", "cut"), [("jsonl", b'{"ca'), ("jsonl", b'{"cart_id":"c9","ok":tr'), ("csv", b"cart_i")]
+)
+def test_a_first_write_cut_short_is_still_cut_off(
+    tmp_path: pathlib.Path, fmt: str, cut: bytes
+) -> None:
+    path = tmp_path / f"out.{fmt}"
+    path.write_bytes(cut)
+
+    with ResultFile(str(path), fmt) as results:
+        assert results.answered == {}
+        results.write_ok("c1", [OPTION])
+
+    assert answered_in(path, fmt) == {"c1": True}
