@@ -22,9 +22,11 @@ from digipix_async import _endpoints, _json
 from digipix_async._errors import (
     APIResponseValidationError,
     DigipixError,
+    JournalError,
     OrderOutcomeUnknownError,
     ValidationError,
 )
+from digipix_async._log import log
 from digipix_async._options import BodyOptions, with_options
 from digipix_async.jobs._answer import read_answer
 from digipix_async.jobs._journal import JOURNAL_KEY, OrderJournal
@@ -129,7 +131,10 @@ async def _known(client: Caller, journal: OrderJournal, decision: Decision) -> O
             "is fixed with journal.mark_created)"
         )
         raise
-    await journal._remember_answer(row.partner_order_id, row.order_id, answer)
+    try:
+        await journal._remember_answer(row.partner_order_id, row.order_id, answer)
+    except JournalError as error:  # only saves the next rerun its GET: the order stands
+        log.warning("journal: could not keep the answer of order %s: %s", row.order_id, error)
     return order
 
 

@@ -119,3 +119,30 @@ async def test_outcomes_that_cannot_be_recorded_are_named_when_the_journal_close
         assert sorted(entry.partner_order_id for entry in await reopened.unknown()) == sorted(
             slow_server.order_ids
         )
+
+
+async def test_an_order_settled_by_hand_is_reported_though_its_answer_cannot_be_kept(
+    tmp_path: Path,
+    slow_server: SlowCreator,
+    slow_client: DigipixClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    slow_server.delay = 0.01
+    slow_server.drop = {"p0"}
+    async with OrderJournal(tmp_path / "j.db") as journal:
+        [lost] = await create_all(slow_client, [order(0)], journal=journal)
+        assert not lost.ok
+        await journal.mark_created("p0", slow_server.order_ids["p0"])  # found in the dashboard
+
+        def full(*args: Any) -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(journal._db(), "remember_answer", full)
+        [rerun] = await create_all(slow_client, [order(0)], journal=journal)
+
+    # Keeping the answer only spares the next rerun a GET: the order was read, and stands.
+    assert rerun.ok, rerun.error
+    assert rerun.value.id == slow_server.order_ids["p0"]
+    assert slow_server.creates["p0"] == 1
+    assert any("could not keep the answer of order" in r.getMessage() for r in caplog.records)
