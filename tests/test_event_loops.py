@@ -245,6 +245,43 @@ async def test_a_journal_whose_loop_ended_mid_open_opens_from_the_next(
     assert lines == ["5", "[]"]
 
 
+async def test_a_create_left_in_a_loop_closed_by_hand_is_unknown_not_in_flight_forever(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    # loop.close() never runs its pending tasks again: the create held its key for
+    # good, unknown() hid it as "in flight" and aclose() waited for it forever.
+    sandbox.faults.add("latency", path="/v1/orders", seconds=0.5)
+    lines = await run_journal_child(
+        sandbox,
+        tmp_path / "j.db",
+        """
+            left = []
+
+            async def start():
+                creating = client.orders.create(**order("H1"), journal=journal)
+                left.append(asyncio.ensure_future(creating))
+                await asyncio.sleep(0.2)  # on the wire
+
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(start())
+            loop.close()
+            left[0]._log_destroy_pending = False  # this script's doing: not for stderr
+
+            async def later():
+                print([entry.partner_order_id for entry in await journal.unknown()])
+                try:
+                    await client.orders.create(**order("H1"), journal=journal)
+                except Exception as error:
+                    print(type(error).__name__)
+
+            asyncio.run(asyncio.wait_for(later(), 10))
+            """,
+    )
+
+    # Its outcome is unknown: listed, and not sent again (nor "being created right now").
+    assert lines == ["['H1']", "OrderOutcomeUnknownError", "[]"]
+
+
 async def test_two_live_loops_at_once_get_a_clear_runtime_error_before_sending(
     sandbox: SandboxServer,
 ) -> None:

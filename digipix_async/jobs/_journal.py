@@ -71,6 +71,7 @@ class OrderJournal:
         self._in_flight: set[str] = set()
         self._commits = GroupCommit(self._worker, self._in_flight.__len__)
         self._idle: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # of the creates in flight
         self._closed = False
 
     def __repr__(self) -> str:
@@ -131,6 +132,27 @@ class OrderJournal:
         if self._worker.store is None:  # an opening cut short may have made it already
             self._worker.store = Store(self._path)
 
+    def _follow_loop(self) -> None:
+        """Note the running loop; forget the creates of a loop closed without them.
+
+        A loop closed by hand (``loop.close()``, no ``asyncio.run``) never runs its
+        pending tasks again: their creates would hold their keys for good, keep
+        them out of `unknown` and make `aclose` wait forever. Their entries stay
+        pending in the file, which `unknown` then lists.
+        """
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        previous, self._loop = self._loop, loop
+        if previous is not None and previous.is_closed() and self._in_flight:
+            log.warning(
+                "journal: %d creates were left in flight by an event loop closed before "
+                "they ended; their outcomes are unknown (see unknown())",
+                len(self._in_flight),
+            )
+            self._in_flight.clear()
+            self._idle = None
+
     async def aclose(self) -> None:
         """Wait for the creates recording into this journal, commit, close the file and thread.
 
@@ -140,6 +162,7 @@ class OrderJournal:
         """
         if self._closed:
             return
+        self._follow_loop()
         if self._in_flight and self._idle is not None:
             await self._idle.wait()  # each create is bounded by its own deadline
         self._closed = True
@@ -184,6 +207,7 @@ class OrderJournal:
 
     async def _begin(self, partner_order_id: str, body_sha256: str, resend: bool) -> Decision:
         """Commit the intent to send (or learn it is known); the key counts as in flight."""
+        self._follow_loop()
         if partner_order_id in self._in_flight:
             raise ValidationError(
                 "partner_order_id",
@@ -264,6 +288,7 @@ class OrderJournal:
         order id up in the Digipix dashboard, then `mark_created` or
         `mark_not_created` it.
         """
+        self._follow_loop()
         rows: list[Row] = await self._use(lambda: self._db().open_entries())
         return [_entry(row) for row in rows if row.partner_order_id not in self._in_flight]
 
