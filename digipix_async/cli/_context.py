@@ -144,6 +144,9 @@ def run(settings: Settings, work: Callable[[], Coroutine[Any, Any, int]]) -> int
     """Run a command's coroutine; turn the SDK's errors into a line on stderr and exit 1.
 
     A `ValidationError` is the user's input, refused before anything was sent: exit 2.
+    An output that cannot be written (stdout on a full disk) is one line too: by
+    then a bulk job has waited for what it sent, and its journal holds every create.
+    A broken pipe (``| head``) is left to click, which exits quietly.
     """
     try:
         return asyncio.run(work())
@@ -151,6 +154,12 @@ def run(settings: Settings, work: Callable[[], Coroutine[Any, Any, int]]) -> int
         raise click.UsageError(str(error)) from None
     except DigipixError as error:
         settings.say(f"digipix: {type(error).__name__}: {error}")
+        return 1
+    except OSError as error:
+        if isinstance(error, BrokenPipeError):
+            raise
+        where = f" ({error.filename})" if error.filename else ""
+        settings.say(f"digipix: cannot go on: {error.strerror or error}{where}")
         return 1
     except KeyboardInterrupt:
         settings.say("digipix: interrupted")

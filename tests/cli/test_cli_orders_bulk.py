@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import io
 import json
 import pathlib
 import signal
+import sqlite3
 import sys
 from typing import Any
 
@@ -13,6 +17,7 @@ import pytest
 from cli_helpers import invoke, run, sandbox_env, start
 from samples import ITEMS, RECIPIENT
 
+from digipix_async.cli import main
 from digipix_async.sandbox import SandboxServer
 
 ORDERS = 12
@@ -265,3 +270,27 @@ def test_an_input_with_no_order_is_bad_usage(tmp_path: pathlib.Path, content: by
     assert status == 2  # was 0, "0 orders: 0 ok", as if a job had run
     assert "Invalid value for INPUT.jsonl: the file holds no order" in err
     assert not journal.exists()
+
+
+class FullStream(io.StringIO):
+    """stdout on a full disk: every write fails with ENOSPC."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_an_output_that_cannot_be_written_is_one_line_and_every_create_is_journaled(
+    tmp_path: pathlib.Path,
+) -> None:
+    source, journal = tmp_path / "orders.jsonl", tmp_path / "orders.journal"
+    write_numbered_orders(source, "S", 40)
+    err = io.StringIO()
+
+    status = main(["orders", "create-bulk", str(source), "--journal", str(journal),
+                   "--sandbox", "--json"], out=FullStream(), err=err)  # fmt: skip
+
+    assert status == 1  # was a traceback of the OSError
+    assert err.getvalue().strip().endswith("digipix: cannot go on: No space left on device")
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        states = dict(db.execute("SELECT state, count(*) FROM orders GROUP BY state").fetchall())
+    assert set(states) == {"created"}  # what was sent was waited for, and recorded
