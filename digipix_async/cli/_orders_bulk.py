@@ -143,10 +143,7 @@ class _Job:
     async def requests(self, path: str, stopping: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
         index = 0
         for line, partner_order_id, found in _order_lines(path):
-            if self.journal_failed is not None:
-                self.summary.not_answered += 1
-                continue
-            if stopping.is_set():
+            if stopping.is_set() or self.journal_failed is not None:
                 return
             if isinstance(found, RowError):
                 self.report(
@@ -241,6 +238,8 @@ async def _create_bulk(
     job.summary.retried = requests_sent.retried()
     job.summary.stopped_by = interrupt.signal
     summary = job.summary
+    if job.journal_failed is not None:
+        summary.stopped_short(total)
     if settings.as_json:
         # stdout holds one JSON line per order: the summary goes to stderr, as JSON.
         print_json(

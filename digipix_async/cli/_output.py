@@ -206,6 +206,11 @@ class Summary:
         else:
             self.unreported += 1
 
+    def stopped_short(self, total: int) -> None:
+        """Count as not answered what the job left of its ``total`` inputs when it
+        could not go on."""
+        self.not_answered = max(0, total - self.ok - self.failed - self.skipped)
+
     @property
     def interrupted(self) -> bool:
         """Whether a signal stopped the job before every input was read."""

@@ -141,7 +141,7 @@ async def _quote_bulk(
     job.summary.stopped_by = interrupt.signal
     summary = job.summary
     if job.write_failed is not None:
-        summary.not_answered = max(0, total - summary.ok - summary.failed - summary.skipped)
+        summary.stopped_short(total)
     if settings.as_json:
         print_json(
             summary.as_json(output=results.path, output_error=_text(job.write_failed)),

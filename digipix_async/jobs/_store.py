@@ -15,6 +15,7 @@ The cost is one fsync per transaction, paid once per group of concurrent creates
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import sqlite3
@@ -43,11 +44,6 @@ CREATE TABLE IF NOT EXISTS orders (
 );  -- a rowid table: rows carry a ~1.5 KB answer, which makes a WITHOUT ROWID tree slow
 CREATE INDEX IF NOT EXISTS orders_open ON orders (state) WHERE state IN ('pending', 'unknown');
 """
-#: The columns of a journal's table: a database whose ``orders`` differ is not one.
-_COLUMNS = frozenset(
-    {"partner_order_id", "body_sha256", "state", "attempt", "order_id", "answer", "error",
-     "intent_at", "outcome_at"}
-)  # fmt: skip
 #: Keys per query of `Store.created_among` (SQLite's oldest limit on ? marks is 999).
 _IDS_PER_QUERY = 500
 #: How long a writer waits for another process holding the file's write lock.
@@ -272,12 +268,21 @@ def _refuse_foreign(connection: sqlite3.Connection, path: str) -> None:
     if not tables:
         return
     columns = {row[1] for row in connection.execute("PRAGMA table_info(orders)")}
-    if tables != ["orders"] or columns != _COLUMNS:
+    if tables != ["orders"] or columns != _journal_columns():
         raise JournalError(
             f"{path!r} is a SQLite database but not an order journal (its tables: "
             f"{', '.join(tables[:10])}{', ...' if len(tables) > 10 else ''}); it was not "
             "changed: give the journal a file of its own"
         )
+
+
+@functools.cache
+def _journal_columns() -> frozenset[str]:
+    """The columns `_SCHEMA` gives the journal's table, read from SQLite itself so that
+    the schema stays their one list (once per process, only to open an existing file)."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        db.executescript(_SCHEMA)
+        return frozenset(row[1] for row in db.execute("PRAGMA table_info(orders)"))
 
 
 def _create_private(path: str) -> None:
